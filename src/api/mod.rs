@@ -1,0 +1,74 @@
+//! The HTTP surface (SPEC §2): thin handlers that parse a request, call a domain function and
+//! map its result. Every route is registered in [`configure`].
+
+mod audit;
+pub mod auth;
+pub mod body;
+mod deliveries;
+mod error;
+mod events;
+mod health;
+pub mod observe;
+pub mod openapi;
+mod paging;
+mod tokens;
+mod webhooks;
+
+use std::sync::Arc;
+
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
+
+pub use body::{ApiJson, BodyLimit};
+pub use error::{ApiError, ErrorBody};
+
+use crate::config::Config;
+use crate::delivery::DeliveryEngine;
+use crate::store::Store;
+use crate::telemetry::metrics::Metrics;
+use crate::tokens::Authenticator;
+
+/// What handlers share. Built once in `startup` and handed to every worker.
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub authenticator: Authenticator,
+    pub metrics: Metrics,
+    pub engine: DeliveryEngine,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
+        .service(resource("/readyz").route(web::get().to(health::readyz)))
+        .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
+                .configure(tokens::routes)
+                .configure(audit::routes)
+                .configure(webhooks::routes)
+                .configure(events::routes)
+                .configure(deliveries::routes),
+        );
+}
+
+/// A resource whose unsupported methods get the JSON error shape instead of a bare `405`.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(|req: HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::method_not_allowed(format!(
+            "{} is not supported on this route",
+            req.method()
+        )))
+    }))
+}
+
+/// Answers requests no route matched.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("no such route"))
+}
+
+/// Query strings that cannot be decoded are the caller's fault, reported in the usual shape.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _| {
+        ApiError::malformed(format!("invalid query string: {error}")).into()
+    })
+}

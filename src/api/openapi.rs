@@ -1,0 +1,62 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3 description, generated from the handlers'
+//! annotations. A route joins by adding its handler to `paths(...)` below.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{audit, deliveries, events, tokens, webhooks};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchyard API",
+        description = "Admin and ingest API of Switchyard, the gateway between chat platforms and services."
+    ),
+    paths(
+        tokens::list_tokens,
+        tokens::create_token,
+        tokens::get_token,
+        tokens::delete_token,
+        audit::list_audit,
+        webhooks::list_webhooks,
+        webhooks::create_webhook,
+        webhooks::get_webhook,
+        webhooks::replace_webhook,
+        webhooks::delete_webhook,
+        webhooks::replay_deliveries,
+        webhooks::preview_request,
+        webhooks::test_request,
+        events::post_event,
+        events::list_events,
+        events::get_event,
+        deliveries::list_deliveries,
+        deliveries::get_delivery,
+        deliveries::retry_delivery,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "tokens", description = "API tokens and their scopes"),
+        (name = "audit", description = "Who changed what"),
+        (name = "webhooks", description = "Outbound webhooks: endpoints, formats, subscriptions"),
+        (name = "events", description = "Object and custom events"),
+        (name = "deliveries", description = "The delivery log and retries"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,181 @@
+//! One attempt: render, wait for a place (globally and at the host), sign and send, judge the
+//! answer, and hand the outcome to the recorder.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::outcome::{self, Outcome};
+use super::render::{build_request, render};
+use super::retry::{Verdict, judge_error, judge_status, next_delay, random_unit, retry_after};
+use super::{Job, LEASE_MARGIN_MS, Shared};
+use crate::outbound::display::LOGGED_BODY_BYTES;
+use crate::outbound::{OutboundRequest, OutboundResponse, SendError};
+use crate::store::deliveries::{AttemptRow, FAILED, PENDING, SUCCEEDED, StateChange};
+use crate::store::{self};
+use crate::timestamp::now_millis;
+
+/// A `429` without `Retry-After` still pauses its host this long.
+const DEFAULT_429_PAUSE: Duration = Duration::from_secs(5);
+
+pub async fn run(shared: Arc<Shared>, job: Job) {
+    if let Some(outcome) = perform(&shared, job).await {
+        outcome::store(&shared, outcome).await;
+    }
+}
+
+/// `None` when there is nothing to record: the claim was lost to another process, or the
+/// process is stopping and gave up waiting; either way the delivery is sent again.
+async fn perform(shared: &Shared, job: Job) -> Option<Outcome> {
+    let rendered = match render(&job.webhook, &job.event) {
+        Ok(rendered) => rendered,
+        Err(error) => {
+            let failure = Failure::Render(error.to_string());
+            return Some(finish(job, now_millis(), Duration::ZERO, None, failure).0);
+        }
+    };
+    // Two services on one address are two destinations: limits apply per host and port.
+    let host = format!(
+        "{}:{}",
+        rendered.url.host_str().unwrap_or_default(),
+        rendered.url.port_or_known_default().unwrap_or_default()
+    );
+    if let Some(wait) = shared.hosts.paused_for(&host) {
+        let due = now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        return Some(Outcome::release(job, due));
+    }
+    let _in_flight = Arc::clone(&shared.in_flight).acquire_owned().await.ok()?;
+    let _at_host = shared.hosts.acquire(&host).await;
+    let endpoint = &job.webhook.spec.endpoint;
+    let timeout = endpoint.timeout(shared.default_timeout_ms);
+    if !hold_lease(shared, &job, timeout).await {
+        return None;
+    }
+    // Built only now, so the signature's timestamp is the moment of sending.
+    let request = build_request(&job.webhook, &job.event, &job.delivery_id, rendered);
+    let started_at = now_millis();
+    shared.metrics.in_flight.inc();
+    let sent = Instant::now();
+    let result = shared
+        .clients
+        .send(&request, timeout, endpoint.allow_insecure_tls)
+        .await;
+    let elapsed = sent.elapsed();
+    shared.metrics.in_flight.dec();
+    let failure = match result {
+        Ok(response) => {
+            let verdict = judge_status(&response, Utc::now());
+            if response.status == 429 {
+                let pause = retry_after(&response, Utc::now()).unwrap_or(DEFAULT_429_PAUSE);
+                shared.hosts.pause(&host, pause);
+            }
+            Failure::Answered(response, verdict)
+        }
+        Err(error) => Failure::Unsent(error),
+    };
+    let (outcome, label) = finish(job, started_at, elapsed, Some(&request), failure);
+    shared.metrics.observe(label, elapsed);
+    Some(outcome)
+}
+
+/// What came of sending (despite its name, an answer may be a success).
+enum Failure {
+    Render(String),
+    Unsent(SendError),
+    Answered(OutboundResponse, Verdict),
+}
+
+/// Makes sure the claim outlasts the request about to be sent; `false` if it was lost to
+/// another process (which then sends the delivery itself).
+async fn hold_lease(shared: &Shared, job: &Job, timeout: Duration) -> bool {
+    let needed = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX) + LEASE_MARGIN_MS;
+    let now = now_millis();
+    if job.lease_until - now >= needed {
+        return true;
+    }
+    let (id, owner) = (job.delivery_id.clone(), shared.owner.clone());
+    match shared
+        .store
+        .write(move |conn| store::deliveries::extend_lease(conn, &id, &owner, now + needed))
+        .await
+    {
+        Ok(held) => held,
+        Err(error) => {
+            tracing::warn!(%error, delivery = %job.delivery_id, "could not extend a delivery's lease; sending anyway");
+            true
+        }
+    }
+}
+
+/// The outcome to store, and its label for the metrics.
+fn finish(
+    job: Job,
+    started_at: i64,
+    elapsed: Duration,
+    request: Option<&OutboundRequest>,
+    failure: Failure,
+) -> (Outcome, &'static str) {
+    let (verdict, status_code, error, response) = match failure {
+        Failure::Render(error) => (
+            Verdict::Failed,
+            None,
+            Some(format!("render: {error}")),
+            None,
+        ),
+        Failure::Unsent(error) => (judge_error(&error), None, Some(error.to_string()), None),
+        Failure::Answered(response, verdict) => {
+            let error =
+                (verdict != Verdict::Succeeded).then(|| format!("HTTP {}", response.status));
+            (
+                verdict,
+                Some(i32::from(response.status)),
+                error,
+                Some(response),
+            )
+        }
+    };
+    let now = now_millis();
+    let (status, outcome, next_attempt_at) = match &verdict {
+        Verdict::Succeeded => (SUCCEEDED, "succeeded", now),
+        Verdict::Retry { after } if job.attempt < job.max_attempts => {
+            let delay = next_delay(job.attempt, *after, random_unit());
+            (
+                PENDING,
+                "retrying",
+                now + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX),
+            )
+        }
+        Verdict::Retry { .. } | Verdict::Failed => (FAILED, "failed", now),
+    };
+    let attempt = AttemptRow {
+        delivery_id: job.delivery_id.clone(),
+        attempt: i32::try_from(job.attempt).unwrap_or(i32::MAX),
+        initiated_by: job.initiated_by.clone(),
+        started_at,
+        duration_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX),
+        outcome: outcome.to_owned(),
+        request: request
+            .map_or_else(|| json!({}), |request| request.to_json(LOGGED_BODY_BYTES))
+            .to_string(),
+        response: response
+            .as_ref()
+            .map(|r| r.to_json(LOGGED_BODY_BYTES).to_string()),
+        error: error.clone(),
+    };
+    let change = StateChange {
+        id: job.delivery_id,
+        status,
+        attempts: attempt.attempt,
+        next_attempt_at,
+        last_status_code: status_code,
+        last_error: error,
+        updated_at: now,
+    };
+    let stored = Outcome::Attempt {
+        written: Box::new((attempt, change)),
+        slot: job.slot,
+    };
+    (stored, outcome)
+}

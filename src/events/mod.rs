@@ -1,0 +1,159 @@
+//! Events (SPEC §4.1): stored, then delivered to every webhook subscribed to their type, in the
+//! same transaction as whatever caused them.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::delivery::{DeliveryEngine, NewDeliveries};
+use crate::ids::new_id;
+use crate::model::event_types::is_postable;
+use crate::model::{EncodedEvent, Event};
+use crate::store::events::EventRow;
+use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
+use crate::timestamp::{now_millis, to_rfc3339};
+use crate::validation::Invalid;
+
+/// An event before it is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event_type: String,
+    pub subject: Option<String>,
+    pub data: Value,
+    pub previous: Option<Value>,
+    pub changes: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("no event with id `{0}`")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+const MAX_SUBJECT_CHARS: usize = 200;
+
+/// An event ready to store: its record, and the exact text webhooks will receive.
+pub struct PreparedEvent {
+    event: Arc<EncodedEvent>,
+    row: EventRow,
+}
+
+/// Builds the event outside any transaction, so the writer only has to store it.
+pub fn prepare(new: NewEvent) -> Result<PreparedEvent, StoreError> {
+    let occurred_at = now_millis();
+    let event = EncodedEvent::encode(Event {
+        id: new_id("evt"),
+        event_type: new.event_type,
+        occurred_at: to_rfc3339(occurred_at),
+        subject: new.subject,
+        data: new.data,
+        previous: new.previous,
+        changes: new.changes,
+    })
+    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    let row = EventRow {
+        id: event.event.id.clone(),
+        event_type: event.event.event_type.clone(),
+        subject: event.event.subject.clone(),
+        occurred_at,
+        payload: event.json.clone(),
+    };
+    Ok(PreparedEvent {
+        event: Arc::new(event),
+        row,
+    })
+}
+
+/// Stores a prepared event and one delivery per subscribed webhook, in the caller's
+/// transaction. Pass the returned deliveries to [`DeliveryEngine::start`] once that
+/// transaction has committed.
+pub fn emit(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    prepared: PreparedEvent,
+) -> Result<(Arc<EncodedEvent>, NewDeliveries), StoreError> {
+    store::events::insert(conn, &prepared.row)?;
+    let subscribers = engine.subscribers(conn, &prepared.event.event.event_type)?;
+    let deliveries = engine.create_deliveries(conn, Arc::clone(&prepared.event), subscribers)?;
+    Ok((prepared.event, deliveries))
+}
+
+/// An event accepted through the API: stored with its deliveries.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub event: Arc<EncodedEvent>,
+    pub deliveries: usize,
+}
+
+/// The events API's way in: object events and custom `x.*` events. Returns once the event and
+/// its deliveries are committed.
+pub async fn publish(
+    store: &Store,
+    engine: &DeliveryEngine,
+    new: NewEvent,
+) -> Result<Published, EventError> {
+    if !is_postable(&new.event_type) {
+        return Err(Invalid::new(
+            "type",
+            format!(
+                "`{}` cannot be posted: use object.created, object.updated, object.deleted or a custom x.<name>",
+                new.event_type
+            ),
+        )
+        .into());
+    }
+    if new
+        .subject
+        .as_ref()
+        .is_some_and(|subject| subject.chars().count() > MAX_SUBJECT_CHARS)
+    {
+        return Err(Invalid::new("subject", "must be at most 200 characters").into());
+    }
+    let prepared = prepare(new)?;
+    let in_transaction = engine.clone();
+    let (event, deliveries) = store
+        .write(move |conn| emit(conn, &in_transaction, prepared))
+        .await?;
+    let count = deliveries.count();
+    engine.start(deliveries);
+    Ok(Published {
+        event,
+        deliveries: count,
+    })
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Event, EventError> {
+    let id = id.to_owned();
+    store
+        .read(move |conn| {
+            let row = store::events::find(conn, &id)?.ok_or(EventError::NotFound(id))?;
+            Ok(parse(&row)?)
+        })
+        .await
+}
+
+pub async fn list(
+    store: &Store,
+    event_type: Option<String>,
+    page: PageRequest,
+) -> Result<Page<Event>, EventError> {
+    store
+        .read(move |conn| {
+            let rows = store::events::list(conn, event_type.as_deref(), &page)?;
+            let items = rows.items.iter().map(parse).collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                next_cursor: rows.next_cursor,
+            })
+        })
+        .await
+}
+
+fn parse(row: &EventRow) -> Result<Event, StoreError> {
+    serde_json::from_str(&row.payload)
+        .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))
+}

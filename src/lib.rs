@@ -1,0 +1,22 @@
+//! Switchyard: a self-hosted gateway between chat platforms and the services a team runs.
+//!
+//! Requests enter through `api` (thin HTTP handlers), which call the domain modules (`tokens`,
+//! `audit`), which keep their data through `store`.
+
+pub mod api;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod diff;
+pub mod events;
+pub mod ids;
+pub mod model;
+pub mod outbound;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod timestamp;
+pub mod tokens;
+pub mod validation;
+pub mod webhooks;

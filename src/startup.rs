@@ -1,0 +1,171 @@
+//! Building and running the application: storage, the admin bootstrap, the HTTP server, and the
+//! graceful stop on SIGTERM or Ctrl-C.
+
+use std::future::Future;
+use std::io;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState, BodyLimit};
+use crate::config::Config;
+use crate::delivery::{DeliveryEngine, DeliveryRunner};
+use crate::outbound::client::ClientError;
+use crate::outbound::{HttpClients, NetworkPolicy};
+use crate::store::{Store, StoreError};
+use crate::telemetry::metrics::Metrics;
+use crate::tokens::{Authenticator, BootstrapError, ensure_admin_exists};
+
+/// In-flight requests get this long to finish after a stop signal (SPEC §6.3).
+const SHUTDOWN_GRACE_SECONDS: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("cannot listen on {address}: {source}")]
+    Listen { address: String, source: io::Error },
+    #[error("cannot set up metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    deliveries: DeliveryRunner,
+}
+
+impl Application {
+    /// Opens and migrates the database, makes sure an admin credential exists, and binds the
+    /// listener (port 0 picks a free one). Serving starts with [`Application::run_until_stopped`].
+    pub async fn build(config: Config, http_workers: usize) -> Result<Self, StartupError> {
+        let store = Store::open(config.database_url.clone())
+            .await
+            .map_err(|source| StartupError::Database {
+                url: config.database_url.to_string(),
+                source,
+            })?;
+        if let Some(path) = ensure_admin_exists(&store, &config).await? {
+            tracing::warn!(
+                path = %path.display(),
+                "no admin token existed: generated one and wrote it to this file (readable by this user only)"
+            );
+        }
+        let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Listen {
+            address: config.listen.to_string(),
+            source,
+        })?;
+        let address = listener
+            .local_addr()
+            .map_err(|source| StartupError::Listen {
+                address: config.listen.to_string(),
+                source,
+            })?;
+        let metrics = Metrics::new()?;
+        let clients = HttpClients::new(NetworkPolicy::new(&config.outbound))?;
+        let (engine, deliveries) =
+            DeliveryEngine::new(store.clone(), clients, &config, metrics.registry())?;
+        let state = web::Data::new(AppState {
+            authenticator: Authenticator::new(store.clone(), config.admin_token.as_ref()),
+            store,
+            metrics,
+            engine,
+            config: Arc::new(config),
+        });
+        let server =
+            http_server(state, listener, http_workers).map_err(|source| StartupError::Listen {
+                address: address.to_string(),
+                source,
+            })?;
+        tracing::info!(%address, "listening");
+        Ok(Self {
+            port: address.port(),
+            server,
+            deliveries,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves and delivers until `shutdown` completes. Then the server stops taking connections
+    /// and lets in-flight requests finish, after which the delivery engine stops (SPEC §6.3).
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+        let stop_deliveries = CancellationToken::new();
+        let deliveries = tokio::spawn(self.deliveries.run(stop_deliveries.clone()));
+        let result = serve_until(self.server, shutdown).await;
+        stop_deliveries.cancel();
+        let _ = deliveries.await;
+        result
+    }
+}
+
+async fn serve_until(server: Server, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    let handle = server.handle();
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut server => result,
+        () = shutdown => {
+            tracing::info!("stopping: finishing in-flight requests");
+            // The stop command is processed by the server future itself, so both are driven together.
+            let ((), result) = tokio::join!(handle.stop(true), server);
+            result
+        }
+    }
+}
+
+fn http_server(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    workers: usize,
+) -> io::Result<Server> {
+    let body_limit = BodyLimit(state.config.limits.max_body_bytes);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(body_limit)
+            .app_data(api::query_config())
+            .wrap(from_fn(api::observe::observe))
+            .configure(api::configure)
+            .default_service(web::to(api::not_found))
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Completes on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = tokio::signal::ctrl_c();
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = interrupt => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = interrupt.await;
+        }
+    }
+}
+
+/// HTTP workers for a normal start: one per core.
+pub fn default_http_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}

@@ -1,0 +1,54 @@
+//! Queries of the audit log: append and list, never update.
+
+use diesel::prelude::*;
+
+use super::schema::audit_log;
+use super::{AnyConnection, Page, PageRequest, StoreError};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub details: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), StoreError> {
+    diesel::insert_into(audit_log::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &AuditFilter,
+    page: &PageRequest,
+) -> Result<Page<AuditRow>, StoreError> {
+    let mut query = audit_log::table
+        .select(AuditRow::as_select())
+        .order(audit_log::id.desc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(before) = &page.before {
+        query = query.filter(audit_log::id.lt(before));
+    }
+    if let Some(resource_type) = &filter.resource_type {
+        query = query.filter(audit_log::resource_type.eq(resource_type));
+    }
+    if let Some(resource_id) = &filter.resource_id {
+        query = query.filter(audit_log::resource_id.eq(resource_id));
+    }
+    let rows = query.load(conn)?;
+    Ok(Page::from_rows(rows, page, |row| &row.id))
+}

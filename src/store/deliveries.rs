@@ -1,0 +1,399 @@
+//! Queries of the delivery queue and log: claiming due deliveries under a lease, recording
+//! attempts, releasing claims, and reading the log.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+use super::schema::{deliveries, delivery_attempts};
+use super::{AnyConnection, Page, PageRequest, StoreError};
+use crate::ids::id_bound_at;
+
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deliveries)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event_id: String,
+    pub webhook_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub initiated_by: String,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = delivery_attempts)]
+pub struct AttemptRow {
+    pub delivery_id: String,
+    pub attempt: i32,
+    pub initiated_by: String,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub outcome: String,
+    pub request: String,
+    pub response: Option<String>,
+    pub error: Option<String>,
+}
+
+/// A claimed delivery: enough to load what it needs and send it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ClaimedRow {
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    #[diesel(sql_type = Text)]
+    pub event_id: String,
+    #[diesel(sql_type = Text)]
+    pub webhook_id: String,
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    #[diesel(sql_type = Integer)]
+    pub max_attempts: i32,
+    #[diesel(sql_type = Text)]
+    pub initiated_by: String,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &DeliveryRow) -> Result<(), StoreError> {
+    diesel::insert_into(deliveries::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+const CLAIM_POSTGRES: &str = "UPDATE deliveries SET lease_owner = $1, next_attempt_at = $2 \
+     WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $3 \
+                  AND webhook_id IN (SELECT id FROM webhooks WHERE active) \
+                  ORDER BY next_attempt_at LIMIT $4 FOR UPDATE OF deliveries SKIP LOCKED) \
+     RETURNING id, event_id, webhook_id, attempts, max_attempts, initiated_by";
+// On SQLite one process owns the queue and writes are serialised, so no row locking is needed.
+// The due index is named: left to itself the planner may walk all of a webhook's deliveries.
+const CLAIM_SQLITE: &str = "UPDATE deliveries SET lease_owner = ?1, next_attempt_at = ?2 \
+     WHERE id IN (SELECT id FROM deliveries INDEXED BY deliveries_due_idx \
+                  WHERE status = 'pending' AND next_attempt_at <= ?3 \
+                  AND webhook_id IN (SELECT id FROM webhooks WHERE active) \
+                  ORDER BY next_attempt_at LIMIT ?4) \
+     RETURNING id, event_id, webhook_id, attempts, max_attempts, initiated_by";
+
+/// Claims up to `limit` due deliveries of active webhooks for `owner` until `lease_until`
+/// (a paused webhook's deliveries wait). On PostgreSQL, rows
+/// another process is claiming at the same moment are skipped, not waited for.
+pub fn claim_due(
+    conn: &mut AnyConnection,
+    owner: &str,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+) -> Result<Vec<ClaimedRow>, StoreError> {
+    macro_rules! claim {
+        ($conn:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<Text, _>(owner)
+                .bind::<BigInt, _>(lease_until)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<ClaimedRow>($conn)?
+        };
+    }
+    Ok(match conn {
+        AnyConnection::Postgresql(pg) => claim!(pg, CLAIM_POSTGRES),
+        AnyConnection::Sqlite(sqlite) => claim!(sqlite, CLAIM_SQLITE),
+    })
+}
+
+/// When the earliest pending delivery falls due, if any is pending.
+pub fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, StoreError> {
+    Ok(deliveries::table
+        .filter(deliveries::status.eq(PENDING))
+        .select(diesel::dsl::min(deliveries::next_attempt_at))
+        .first::<Option<i64>>(conn)?)
+}
+
+/// Extends `owner`'s lease; `false` means the claim was lost (another process took it).
+pub fn extend_lease(
+    conn: &mut AnyConnection,
+    id: &str,
+    owner: &str,
+    until: i64,
+) -> Result<bool, StoreError> {
+    let updated = diesel::update(owned(id, owner))
+        .set(deliveries::next_attempt_at.eq(until))
+        .execute(conn)?;
+    Ok(updated > 0)
+}
+
+/// A pending delivery, only while `owner` holds its claim.
+type OwnedClaim<'a> = diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<deliveries::table, &'a str>,
+        diesel::dsl::Eq<deliveries::lease_owner, &'a str>,
+    >,
+    diesel::dsl::Eq<deliveries::status, &'static str>,
+>;
+
+fn owned<'a>(id: &'a str, owner: &'a str) -> OwnedClaim<'a> {
+    deliveries::table
+        .find(id)
+        .filter(deliveries::lease_owner.eq(owner))
+        .filter(deliveries::status.eq(PENDING))
+}
+
+/// The new state of a delivery after an attempt.
+#[derive(Debug, Clone)]
+pub struct StateChange {
+    pub id: String,
+    pub status: &'static str,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+const COLUMNS_PER_CHANGE: usize = 7;
+
+/// Applies state changes, in one statement, to the deliveries `owner` still holds a claim on
+/// (a lost claim's delivery belongs to the process that took it over).
+pub fn apply_all(
+    conn: &mut AnyConnection,
+    owner: &str,
+    changes: &[StateChange],
+) -> Result<(), StoreError> {
+    for chunk in changes.chunks(ID_CHUNK / COLUMNS_PER_CHANGE) {
+        let rows = vec!["(?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let sql = format!(
+            "UPDATE deliveries SET status = v.column2, attempts = v.column3, next_attempt_at = v.column4, \
+             last_status_code = v.column5, last_error = v.column6, updated_at = v.column7, \
+             lease_owner = NULL, initiated_by = 'schedule' \
+             FROM (VALUES {rows}) AS v \
+             WHERE deliveries.id = v.column1 AND deliveries.lease_owner = ? AND deliveries.status = 'pending'"
+        );
+        crate::on_backend!(conn, |c| {
+            let mut query = diesel::sql_query(numbered_for(c, &sql)).into_boxed();
+            for change in chunk {
+                query = query
+                    .bind::<Text, _>(&change.id)
+                    .bind::<Text, _>(change.status)
+                    .bind::<Integer, _>(change.attempts)
+                    .bind::<BigInt, _>(change.next_attempt_at)
+                    .bind::<Nullable<Integer>, _>(change.last_status_code)
+                    .bind::<Nullable<Text>, _>(&change.last_error)
+                    .bind::<BigInt, _>(change.updated_at);
+            }
+            query.bind::<Text, _>(owner).execute(c)
+        })?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL numbers its placeholders (`$1`); SQLite takes `?` as written.
+fn numbered_for<C: 'static>(_: &C, sql: &str) -> String {
+    if std::any::TypeId::of::<C>() != std::any::TypeId::of::<diesel::PgConnection>() {
+        return sql.to_owned();
+    }
+    let mut numbered = String::with_capacity(sql.len() + sql.len() / 4);
+    for (index, part) in sql.split('?').enumerate() {
+        if index > 0 {
+            numbered.push_str(&format!("${index}"));
+        }
+        numbered.push_str(part);
+    }
+    numbered
+}
+
+/// Gives an unsent claim back without counting an attempt: due again at `due`.
+pub fn release(
+    conn: &mut AnyConnection,
+    id: &str,
+    owner: &str,
+    due: i64,
+) -> Result<(), StoreError> {
+    diesel::update(owned(id, owner))
+        .set((
+            deliveries::lease_owner.eq(None::<String>),
+            deliveries::next_attempt_at.eq(due),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Gives back every claim of `owner` (a stopping process), due at once.
+pub fn release_owner(conn: &mut AnyConnection, owner: &str, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::lease_owner.eq(owner))
+            .filter(deliveries::status.eq(PENDING)),
+    )
+    .set((
+        deliveries::lease_owner.eq(None::<String>),
+        deliveries::next_attempt_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Gives back every claim of every owner. Only for SQLite at start: there the starting process
+/// is the queue's only owner, so any claim left belongs to a process that died.
+pub fn release_all(conn: &mut AnyConnection, now: i64) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        deliveries::table
+            .filter(deliveries::lease_owner.is_not_null())
+            .filter(deliveries::status.eq(PENDING)),
+    )
+    .set((
+        deliveries::lease_owner.eq(None::<String>),
+        deliveries::next_attempt_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Records attempts: in one statement on PostgreSQL, where each statement is a round trip;
+/// one by one on SQLite, where statements are cheap and diesel has no multi-row insert for
+/// rows with optional columns. An attempt recorded twice (a process that lost its claim while
+/// sending) is kept once.
+pub fn insert_attempts(conn: &mut AnyConnection, rows: &[AttemptRow]) -> Result<(), StoreError> {
+    match conn {
+        AnyConnection::Postgresql(pg) => {
+            for chunk in rows.chunks(ID_CHUNK / 10) {
+                diesel::insert_into(delivery_attempts::table)
+                    .values(chunk)
+                    .on_conflict_do_nothing()
+                    .execute(pg)?;
+            }
+        }
+        AnyConnection::Sqlite(sqlite) => {
+            for row in rows {
+                diesel::insert_into(delivery_attempts::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(sqlite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub webhook_id: Option<String>,
+    pub event_id: Option<String>,
+    pub status: Option<String>,
+}
+
+pub fn list(
+    conn: &mut AnyConnection,
+    filter: &DeliveryFilter,
+    page: &PageRequest,
+) -> Result<Page<DeliveryRow>, StoreError> {
+    let mut query = deliveries::table
+        .select(DeliveryRow::as_select())
+        .order(deliveries::id.desc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(before) = &page.before {
+        query = query.filter(deliveries::id.lt(before));
+    }
+    if let Some(webhook_id) = &filter.webhook_id {
+        query = query.filter(deliveries::webhook_id.eq(webhook_id));
+    }
+    if let Some(event_id) = &filter.event_id {
+        query = query.filter(deliveries::event_id.eq(event_id));
+    }
+    if let Some(status) = &filter.status {
+        query = query.filter(deliveries::status.eq(status));
+    }
+    let rows = query.load(conn)?;
+    Ok(Page::from_rows(rows, page, |row| &row.id))
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<DeliveryRow>, StoreError> {
+    Ok(deliveries::table
+        .find(id)
+        .select(DeliveryRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn attempts_of(
+    conn: &mut AnyConnection,
+    delivery_id: &str,
+) -> Result<Vec<AttemptRow>, StoreError> {
+    Ok(delivery_attempts::table
+        .filter(delivery_attempts::delivery_id.eq(delivery_id))
+        .order(delivery_attempts::attempt.asc())
+        .select(AttemptRow::as_select())
+        .load(conn)?)
+}
+
+/// Which deliveries to send again.
+pub enum Requeue<'a> {
+    One(&'a str),
+    /// A webhook's deliveries with `status` created since `since`.
+    OfWebhook {
+        webhook_id: &'a str,
+        status: &'a str,
+        since: i64,
+    },
+}
+
+/// Bound parameters per statement stay well under SQLite's limit.
+const ID_CHUNK: usize = 500;
+
+/// Makes deliveries due now for a manual attempt each. Deliveries a process has
+/// claimed at this moment are left alone. Returns how many were queued.
+pub fn requeue(
+    conn: &mut AnyConnection,
+    which: Requeue<'_>,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let ids: Vec<String> = match which {
+        Requeue::One(id) => vec![id.to_owned()],
+        Requeue::OfWebhook {
+            webhook_id,
+            status,
+            since,
+        } => deliveries::table
+            .filter(deliveries::webhook_id.eq(webhook_id))
+            .filter(deliveries::status.eq(status))
+            .filter(deliveries::created_at.ge(since))
+            .select(deliveries::id)
+            .load(conn)?,
+    };
+    let mut queued = 0;
+    for chunk in ids.chunks(ID_CHUNK) {
+        queued += diesel::update(
+            deliveries::table
+                .filter(deliveries::id.eq_any(chunk))
+                .filter(deliveries::lease_owner.is_null()),
+        )
+        .set((
+            deliveries::status.eq(PENDING),
+            deliveries::next_attempt_at.eq(now),
+            // A finished delivery gets one more attempt; a waiting one keeps its schedule.
+            deliveries::max_attempts.eq(diesel::dsl::sql::<Integer>(
+                "CASE WHEN max_attempts > attempts THEN max_attempts ELSE attempts + 1 END",
+            )),
+            deliveries::initiated_by.eq("manual"),
+            deliveries::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    }
+    Ok(queued)
+}
+
+/// Deletes up to `batch` finished deliveries (with their attempts) created before `cutoff`.
+pub fn prune(conn: &mut AnyConnection, cutoff: i64, batch: i64) -> Result<usize, StoreError> {
+    let doomed = deliveries::table
+        .filter(deliveries::id.lt(id_bound_at("dlv", cutoff)))
+        .filter(deliveries::status.ne(PENDING))
+        .select(deliveries::id)
+        .limit(batch)
+        .load::<String>(conn)?;
+    Ok(diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&doomed))).execute(conn)?)
+}

@@ -1,0 +1,158 @@
+//! Storage: pooled readers and group-committing writers on SQLite or PostgreSQL, migrations, and the queries
+//! of each aggregate in its own module. Callers never see diesel outside this folder and the
+//! closures they hand to [`Store::read`] and [`Store::write`].
+
+pub mod audit;
+pub mod connection;
+pub mod deliveries;
+pub mod events;
+pub mod migrations;
+mod page;
+pub mod schema;
+pub mod tokens;
+pub mod webhooks;
+mod writer;
+
+use std::sync::Arc;
+
+use diesel::r2d2::Pool;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use tokio::sync::oneshot;
+
+use connection::ConnectionManager;
+pub use connection::{AnyConnection, ConnectError};
+pub use page::{Page, PageRequest};
+use writer::{Typed, Writer};
+
+use crate::config::DatabaseUrl;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("database query failed: {0}")]
+    Query(#[from] DieselError),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("the transaction did not commit: {0}")]
+    Commit(String),
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    #[error("database task stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl StoreError {
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Reads go through a pool of connections on blocking threads; writes go to writer threads
+/// that group-commit them (see `writer`). SQLite has one writer thread, since it admits one
+/// writer at a time anyway; PostgreSQL has several, so statements' round trips overlap.
+#[derive(Clone)]
+pub struct Store {
+    reader: Pool<ConnectionManager>,
+    writer: Arc<Writer>,
+    sqlite: bool,
+}
+
+const SQLITE_READERS: u32 = 4;
+const POSTGRES_READERS: u32 = 12;
+const POSTGRES_WRITERS: usize = 4;
+
+impl Store {
+    /// Opens the database (creating a SQLite file if needed), applies pending migrations and
+    /// builds the pools. The first connection is opened directly so a failure reports its
+    /// real cause at once instead of after a pool timeout.
+    pub async fn open(url: DatabaseUrl) -> Result<Self, StoreError> {
+        let manager = ConnectionManager::new(url.clone());
+        let first = manager.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            let mut conn = first.open()?;
+            migrations::run_pending(&mut conn)
+        })
+        .await??;
+        if applied > 0 {
+            tracing::info!(applied, "applied database migrations");
+        }
+        Ok(Self::with_pools(url, manager))
+    }
+
+    fn with_pools(url: DatabaseUrl, manager: ConnectionManager) -> Self {
+        let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
+        let (readers, writers) = if sqlite {
+            (SQLITE_READERS, 1)
+        } else {
+            (POSTGRES_READERS, POSTGRES_WRITERS)
+        };
+        Self {
+            reader: Pool::builder()
+                .max_size(readers)
+                .min_idle(Some(1))
+                .build_unchecked(manager.clone()),
+            writer: Arc::new(Writer::start(manager.for_writer(), writers)),
+            sqlite,
+        }
+    }
+
+    /// SQLite serves one process; PostgreSQL may be shared by several.
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// Runs read-only work on a blocking thread, never on the async executor.
+    pub async fn read<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let pool = self.reader.clone();
+        run_blocking(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `work` in a transaction: all of it commits, or none of it. Returns once committed.
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.writer.submit(Box::new(Typed::new(work, reply)))?;
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Commit("the database writer stopped".into()).into())
+        })
+    }
+
+    /// Ready means: a connection answers and every migration this binary knows is applied.
+    pub async fn readiness(&self) -> Result<bool, StoreError> {
+        self.read(|conn| Ok(!migrations::has_pending(conn)?)).await
+    }
+}
+
+async fn run_blocking<T, E, F>(work: F) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join) => Err(StoreError::from(join).into()),
+    }
+}

@@ -1,0 +1,184 @@
+//! Group commit. Writer threads own the write connections; each takes every write job waiting
+//! (up to a batch), runs each in its own savepoint, commits once, and only then answers each
+//! caller. A failing job rolls back its savepoint alone; a failed commit fails the whole batch.
+//! Nobody hears "done" before their change is committed, and a burst of writes costs one commit
+//! instead of one each.
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+use diesel::Connection;
+use diesel::r2d2::R2D2Connection;
+use diesel::result::Error as DieselError;
+use tokio::sync::oneshot;
+
+use super::StoreError;
+use super::connection::{AnyConnection, ConnectionManager};
+
+/// The most jobs one transaction takes.
+const MAX_BATCH: usize = 256;
+
+static NEXT_BATCH: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static CURRENT_BATCH: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A number unique to the transaction the calling writer thread is running (0 elsewhere):
+/// what every job of a batch reads is read within that one transaction.
+pub fn current_batch() -> u64 {
+    CURRENT_BATCH.with(Cell::get)
+}
+
+/// A write waiting for a writer thread.
+pub(super) trait WriteJob: Send {
+    fn run(&mut self, conn: &mut AnyConnection);
+    /// Answers the caller once the batch's fate is known.
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+pub(super) struct Typed<T, E, F> {
+    work: Option<F>,
+    outcome: Option<Result<T, E>>,
+    reply: oneshot::Sender<Result<T, E>>,
+}
+
+impl<T, E, F> Typed<T, E, F> {
+    pub fn new(work: F, reply: oneshot::Sender<Result<T, E>>) -> Self {
+        Self {
+            work: Some(work),
+            outcome: None,
+            reply,
+        }
+    }
+}
+
+/// Carries the job's own error or diesel's out of `Connection::transaction`.
+enum Failure<E> {
+    Work(E),
+    Database(DieselError),
+}
+
+impl<E> From<DieselError> for Failure<E> {
+    fn from(error: DieselError) -> Self {
+        Failure::Database(error)
+    }
+}
+
+impl<T, E, F> WriteJob for Typed<T, E, F>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send,
+    T: Send,
+    E: From<StoreError> + Send,
+{
+    fn run(&mut self, conn: &mut AnyConnection) {
+        let Some(work) = self.work.take() else { return };
+        // Inside the batch's transaction this is a savepoint.
+        let outcome = conn
+            .transaction(|conn| work(conn).map_err(Failure::Work))
+            .map_err(|failure| match failure {
+                Failure::Work(error) => error,
+                Failure::Database(error) => StoreError::from(error).into(),
+            });
+        self.outcome = Some(outcome);
+    }
+
+    fn finish(self: Box<Self>, committed: Result<(), String>) {
+        let result = match (committed, self.outcome) {
+            (Ok(()), Some(outcome)) => outcome,
+            (Ok(()), None) => Err(StoreError::Commit("the write did not run".into()).into()),
+            (Err(reason), _) => Err(StoreError::Commit(reason).into()),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+pub(super) struct Writer {
+    jobs: Sender<Box<dyn WriteJob>>,
+}
+
+impl Writer {
+    /// Starts `threads` writer threads, each with its own connection.
+    pub fn start(manager: ConnectionManager, threads: usize) -> Self {
+        let (jobs, receiver) = mpsc::channel::<Box<dyn WriteJob>>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..threads.max(1) {
+            let (manager, receiver) = (manager.clone(), Arc::clone(&receiver));
+            let spawned = std::thread::Builder::new()
+                .name(format!("db-writer-{index}"))
+                .spawn(move || write_loop(&manager, &receiver));
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a database writer thread");
+            }
+        }
+        Self { jobs }
+    }
+
+    pub fn submit(&self, job: Box<dyn WriteJob>) -> Result<(), StoreError> {
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Commit("the database writer has stopped".into()))
+    }
+}
+
+/// Runs until every sender is gone (the store was dropped).
+fn write_loop(manager: &ConnectionManager, receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) {
+    let mut connection: Option<AnyConnection> = None;
+    while let Some(mut batch) = next_batch(receiver) {
+        let conn = match connection.as_mut() {
+            Some(conn) => conn,
+            None => match manager.open() {
+                Ok(conn) => connection.insert(conn),
+                Err(error) => {
+                    let reason = error.to_string();
+                    batch
+                        .into_iter()
+                        .for_each(|job| job.finish(Err(reason.clone())));
+                    continue;
+                }
+            },
+        };
+        CURRENT_BATCH.with(|batch| batch.set(NEXT_BATCH.fetch_add(1, Ordering::Relaxed)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            conn.transaction::<(), DieselError, _>(|conn| {
+                batch.iter_mut().for_each(|job| job.run(conn));
+                Ok(())
+            })
+        }));
+        CURRENT_BATCH.with(|batch| batch.set(0));
+        let (committed, replace_connection) = match outcome {
+            Ok(Ok(())) => (Ok(()), false),
+            Ok(Err(error)) => (Err(error.to_string()), conn.is_broken()),
+            // The connection may be left mid-transaction: start afresh.
+            Err(_) => (
+                Err("a write panicked; the batch was rolled back".to_owned()),
+                true,
+            ),
+        };
+        if replace_connection {
+            connection = None;
+        }
+        batch
+            .into_iter()
+            .for_each(|job| job.finish(committed.clone()));
+    }
+}
+
+/// Waits for one job, then takes whatever else is already waiting, up to the batch size.
+fn next_batch(receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) -> Option<Vec<Box<dyn WriteJob>>> {
+    let receiver = receiver
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let first = receiver.recv().ok()?;
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}

@@ -1,0 +1,75 @@
+//! Parsed webhook configurations, reused while their `updated_at` is unchanged. Each use still
+//! asks the database which webhooks exist and at which version, inside the caller's
+//! transaction, so a change made by any process is seen at once; only the parsing is saved.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::{Webhook, from_row};
+use crate::store::{self, AnyConnection, StoreError};
+
+#[derive(Default)]
+pub struct WebhookCache {
+    parsed: Mutex<HashMap<String, Arc<Webhook>>>,
+}
+
+impl WebhookCache {
+    /// Active webhooks subscribed to `event_type`.
+    pub fn subscribers(
+        &self,
+        conn: &mut AnyConnection,
+        event_type: &str,
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        let versions = store::webhooks::active_versions(conn)?;
+        Ok(self
+            .resolve(conn, versions)?
+            .into_iter()
+            .filter(|webhook| webhook.subscribes_to(event_type))
+            .collect())
+    }
+
+    /// The webhooks with these ids that still exist.
+    pub fn get_many(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[String],
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        let versions = store::webhooks::versions(conn, ids)?;
+        self.resolve(conn, versions)
+    }
+
+    fn resolve(
+        &self,
+        conn: &mut AnyConnection,
+        versions: Vec<(String, i64)>,
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        let cached = |id: &str, updated_at: i64| {
+            self.lock()
+                .get(id)
+                .filter(|webhook| webhook.updated_at == updated_at)
+                .cloned()
+        };
+        let missing: Vec<String> = versions
+            .iter()
+            .filter(|(id, updated_at)| cached(id, *updated_at).is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !missing.is_empty() {
+            for row in store::webhooks::find_many(conn, &missing)? {
+                let webhook = Arc::new(from_row(&row)?);
+                self.lock().insert(webhook.id.clone(), webhook);
+            }
+        }
+        Ok(versions
+            .iter()
+            .filter_map(|(id, updated_at)| cached(id, *updated_at))
+            .collect())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Webhook>>> {
+        // A panic while holding this lock cannot leave the map inconsistent: keep using it.
+        self.parsed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}

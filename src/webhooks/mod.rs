@@ -1,0 +1,341 @@
+//! Webhooks (SPEC §6.2): where events are delivered, in which format, for which event types.
+
+mod cache;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+pub use cache::WebhookCache;
+
+use crate::audit::{self, Change};
+use crate::diff::diff;
+use crate::ids::new_id;
+use crate::model::event_types::{matches, validate_pattern};
+use crate::outbound::{Endpoint, NetworkPolicy};
+use crate::store::webhooks::WebhookRow;
+use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+/// What a client sends to create or replace a webhook.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "active_by_default")]
+    pub active: bool,
+    pub endpoint: Endpoint,
+    #[serde(default)]
+    pub format: Format,
+    /// Event types or patterns (`incident.*`, `*`).
+    pub events: Vec<String>,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn active_by_default() -> bool {
+    true
+}
+
+fn default_max_attempts() -> u32 {
+    8
+}
+
+pub const MAX_ATTEMPTS_LIMIT: u32 = 30;
+const MAX_NAME_CHARS: usize = 100;
+
+/// How an event becomes a request body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// The event itself, as JSON.
+    #[default]
+    Generic,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: String,
+    pub spec: WebhookSpec,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Webhook {
+    pub fn subscribes_to(&self, event_type: &str) -> bool {
+        self.spec.active
+            && self
+                .spec
+                .events
+                .iter()
+                .any(|pattern| matches(pattern, event_type))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("a webhook named `{0}` already exists")]
+    NameTaken(String),
+    #[error("no webhook with id `{0}`")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl WebhookSpec {
+    /// Everything but the network check: names, subscriptions, the endpoint's form.
+    fn validate(&mut self) -> Result<url::Url, Invalid> {
+        self.name = self.name.trim().to_owned();
+        if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS {
+            return Err(Invalid::new("name", "must be 1 to 100 characters"));
+        }
+        if self.events.is_empty() {
+            return Err(Invalid::new(
+                "events",
+                "needs at least one event type or pattern",
+            ));
+        }
+        for (index, pattern) in self.events.iter().enumerate() {
+            validate_pattern(pattern)
+                .map_err(|reason| Invalid::new(format!("events[{index}]"), reason))?;
+        }
+        if !(1..=MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts) {
+            return Err(Invalid::new(
+                "max_attempts",
+                format!("must be between 1 and {MAX_ATTEMPTS_LIMIT}"),
+            ));
+        }
+        self.endpoint.normalize();
+        self.endpoint
+            .validate()
+            .map_err(|error| error.under("endpoint"))
+    }
+
+    /// Validates, then resolves the endpoint's host: a URL that points inside the network is
+    /// refused when saved, not only when sent.
+    async fn validate_with_network(&mut self, policy: &NetworkPolicy) -> Result<(), Invalid> {
+        let url = self.validate()?;
+        policy
+            .check_url(&url)
+            .await
+            .map_err(|error| Invalid::new("endpoint.url", error.to_string()))
+    }
+
+    /// The specification as it may be shown and audited: secrets masked.
+    pub fn masked(&self) -> WebhookSpec {
+        WebhookSpec {
+            endpoint: self.endpoint.masked(),
+            ..self.clone()
+        }
+    }
+}
+
+fn to_row(webhook: &Webhook) -> Result<WebhookRow, StoreError> {
+    Ok(WebhookRow {
+        id: webhook.id.clone(),
+        name: webhook.spec.name.clone(),
+        active: webhook.spec.active,
+        config: serde_json::to_string(&webhook.spec)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created_at: webhook.created_at,
+        updated_at: webhook.updated_at,
+    })
+}
+
+pub fn from_row(row: &WebhookRow) -> Result<Webhook, StoreError> {
+    let spec = serde_json::from_str(&row.config)
+        .map_err(|error| StoreError::Corrupt(format!("webhook {}: {error}", row.id)))?;
+    Ok(Webhook {
+        id: row.id.clone(),
+        spec,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn name_taken(error: StoreError, name: &str) -> WebhookError {
+    if error.is_unique_violation() {
+        WebhookError::NameTaken(name.to_owned())
+    } else {
+        error.into()
+    }
+}
+
+fn record(
+    conn: &mut AnyConnection,
+    actor: &str,
+    action: &str,
+    id: &str,
+    details: serde_json::Value,
+) -> Result<(), StoreError> {
+    audit::record(
+        conn,
+        Change {
+            actor,
+            action,
+            resource_type: "webhook",
+            resource_id: id,
+            details,
+        },
+    )
+}
+
+pub async fn create(
+    store: &Store,
+    policy: &NetworkPolicy,
+    mut spec: WebhookSpec,
+    actor: &str,
+) -> Result<Webhook, WebhookError> {
+    spec.validate_with_network(policy).await?;
+    let now = now_millis();
+    let webhook = Webhook {
+        id: new_id("whk"),
+        spec,
+        created_at: now,
+        updated_at: now,
+    };
+    let actor = actor.to_owned();
+    store
+        .write(move |conn| {
+            store::webhooks::insert(conn, &to_row(&webhook)?)
+                .map_err(|e| name_taken(e, &webhook.spec.name))?;
+            record(
+                conn,
+                &actor,
+                "webhook.created",
+                &webhook.id,
+                json!({ "webhook": webhook.spec.masked() }),
+            )?;
+            Ok(webhook)
+        })
+        .await
+}
+
+pub async fn get(store: &Store, id: &str) -> Result<Webhook, WebhookError> {
+    let id = id.to_owned();
+    store
+        .read(move |conn| {
+            let row = store::webhooks::find(conn, &id)?.ok_or(WebhookError::NotFound(id))?;
+            Ok(from_row(&row)?)
+        })
+        .await
+}
+
+pub async fn list(store: &Store, page: PageRequest) -> Result<Page<Webhook>, WebhookError> {
+    store
+        .read(move |conn| {
+            let rows = store::webhooks::list(conn, &page)?;
+            let items = rows.items.iter().map(from_row).collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                next_cursor: rows.next_cursor,
+            })
+        })
+        .await
+}
+
+/// Replaces a webhook's whole specification. Secrets sent back masked keep their stored value.
+pub async fn replace(
+    store: &Store,
+    policy: &NetworkPolicy,
+    id: &str,
+    mut spec: WebhookSpec,
+    actor: &str,
+) -> Result<Webhook, WebhookError> {
+    let current = get(store, id).await?;
+    spec.endpoint.normalize();
+    spec.endpoint.keep_masked_secrets(&current.spec.endpoint);
+    spec.validate_with_network(policy).await?;
+    let updated = Webhook {
+        spec,
+        updated_at: now_millis().max(current.updated_at + 1),
+        ..current.clone()
+    };
+    let actor = actor.to_owned();
+    store
+        .write(move |conn| {
+            let row = to_row(&updated)?;
+            if !store::webhooks::update(conn, &row).map_err(|e| name_taken(e, &row.name))? {
+                return Err(WebhookError::NotFound(row.id));
+            }
+            let before = serde_json::to_value(current.spec.masked()).unwrap_or_default();
+            let after = serde_json::to_value(updated.spec.masked()).unwrap_or_default();
+            record(
+                conn,
+                &actor,
+                "webhook.updated",
+                &row.id,
+                json!({ "changes": diff(&before, &after) }),
+            )?;
+            Ok(updated)
+        })
+        .await
+}
+
+/// Deletes a webhook with its deliveries and their log.
+pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookError> {
+    let (id, actor) = (id.to_owned(), actor.to_owned());
+    store
+        .write(move |conn| {
+            let row = store::webhooks::find(conn, &id)?
+                .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
+            store::webhooks::delete(conn, &id)?;
+            record(
+                conn,
+                &actor,
+                "webhook.deleted",
+                &id,
+                json!({ "name": row.name }),
+            )?;
+            Ok(())
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> WebhookSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn specs_are_checked_field_by_field() {
+        let base = json!({"name": "ops", "endpoint": {"url": "https://hooks.example.com/x"}, "events": ["incident.*"]});
+        assert!(spec(base.clone()).validate().is_ok());
+        let cases = [
+            ("name", json!("  ")),
+            ("events", json!([])),
+            ("events[1]", json!(["incident.*", "incident.exploded"])),
+            ("max_attempts", json!(0)),
+            ("endpoint.url", json!({"url": "gopher://x"})),
+        ];
+        for (field, value) in cases {
+            let mut bad = base.clone();
+            let key = field.split(['[', '.']).next().unwrap();
+            bad[key] = value;
+            assert_eq!(spec(bad).validate().unwrap_err().field, field);
+        }
+    }
+
+    #[test]
+    fn inactive_webhooks_subscribe_to_nothing() {
+        let mut webhook = Webhook {
+            id: "whk_1".into(),
+            spec: spec(
+                json!({"name": "a", "endpoint": {"url": "https://a.example"}, "events": ["object.*"]}),
+            ),
+            created_at: 0,
+            updated_at: 0,
+        };
+        assert!(webhook.subscribes_to("object.created"));
+        assert!(!webhook.subscribes_to("incident.created"));
+        webhook.spec.active = false;
+        assert!(!webhook.subscribes_to("object.created"));
+    }
+}

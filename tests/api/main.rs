@@ -1,0 +1,16 @@
+//! One integration-test binary: the real server over real HTTP, on SQLite and on PostgreSQL.
+
+mod binary;
+mod helpers;
+
+mod audit;
+mod deliveries;
+mod delivery_process;
+mod health;
+mod http_errors;
+mod observability;
+mod process;
+mod receiver;
+mod schema;
+mod tokens;
+mod webhooks;
