@@ -19,7 +19,9 @@ use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
+use crate::templates::{self, formats::BuiltInError};
 use crate::tokens::{Authenticator, BootstrapError, ensure_admin_exists};
+use crate::vars::{GlobalsSource, Vars};
 
 /// In-flight requests get this long to finish after a stop signal (SPEC §6.3).
 const SHUTDOWN_GRACE_SECONDS: u64 = 10;
@@ -36,12 +38,15 @@ pub enum StartupError {
     Metrics(#[from] prometheus::Error),
     #[error(transparent)]
     Client(#[from] ClientError),
+    #[error(transparent)]
+    Templates(#[from] BuiltInError),
 }
 
 pub struct Application {
     port: u16,
     server: Server,
     deliveries: DeliveryRunner,
+    vars: Arc<Vars>,
 }
 
 impl Application {
@@ -72,13 +77,30 @@ impl Application {
             })?;
         let metrics = Metrics::new()?;
         let clients = HttpClients::new(NetworkPolicy::new(&config.outbound))?;
+        templates::formats::load()?;
+        let vars =
+            Arc::new(
+                Vars::load(store.clone())
+                    .await
+                    .map_err(|source| StartupError::Database {
+                        url: config.database_url.to_string(),
+                        source,
+                    })?,
+            );
+        let env_allow = config
+            .templates
+            .env_allow
+            .iter()
+            .map(|name| name.0.as_str());
+        let globals = GlobalsSource::new(env_allow, Arc::clone(&vars));
         let (engine, deliveries) =
-            DeliveryEngine::new(store.clone(), clients, &config, metrics.registry())?;
+            DeliveryEngine::new(store.clone(), clients, globals, &config, metrics.registry())?;
         let state = web::Data::new(AppState {
             authenticator: Authenticator::new(store.clone(), config.admin_token.as_ref()),
             store,
             metrics,
             engine,
+            vars: Arc::clone(&vars),
             config: Arc::new(config),
         });
         let server =
@@ -91,6 +113,7 @@ impl Application {
             port: address.port(),
             server,
             deliveries,
+            vars,
         })
     }
 
@@ -103,6 +126,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let stop_deliveries = CancellationToken::new();
         let deliveries = tokio::spawn(self.deliveries.run(stop_deliveries.clone()));
+        tokio::spawn(self.vars.keep_fresh(stop_deliveries.clone()));
         let result = serve_until(self.server, shutdown).await;
         stop_deliveries.cancel();
         let _ = deliveries.await;

@@ -13,6 +13,7 @@ use crate::events::EventError;
 use crate::store::StoreError;
 use crate::tokens::{AuthError, TokenError};
 use crate::validation::Invalid;
+use crate::vars::VarError;
 use crate::webhooks::WebhookError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,6 +202,16 @@ impl From<WebhookError> for ApiError {
             WebhookError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
             WebhookError::NotFound(_) => ApiError::not_found(error.to_string()),
             WebhookError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<VarError> for ApiError {
+    fn from(error: VarError) -> Self {
+        match error {
+            VarError::Invalid(invalid) => invalid.into(),
+            VarError::NotFound(_) => ApiError::not_found(error.to_string()),
+            VarError::Store(store) => store.into(),
         }
     }
 }

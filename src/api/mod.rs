@@ -12,6 +12,7 @@ pub mod observe;
 pub mod openapi;
 mod paging;
 mod tokens;
+mod vars;
 mod webhooks;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use crate::delivery::DeliveryEngine;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use crate::tokens::Authenticator;
+use crate::vars::Vars;
 
 /// What handlers share. Built once in `startup` and handed to every worker.
 pub struct AppState {
@@ -34,6 +36,7 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub metrics: Metrics,
     pub engine: DeliveryEngine,
+    pub vars: Arc<Vars>,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -47,7 +50,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(audit::routes)
                 .configure(webhooks::routes)
                 .configure(events::routes)
-                .configure(deliveries::routes),
+                .configure(deliveries::routes)
+                .configure(vars::routes),
         );
 }
 

@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, deliveries, events, tokens, webhooks};
+use super::{audit, deliveries, events, tokens, vars, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,10 @@ use super::{audit, deliveries, events, tokens, webhooks};
         deliveries::list_deliveries,
         deliveries::get_delivery,
         deliveries::retry_delivery,
+        vars::list_vars,
+        vars::get_var,
+        vars::put_var,
+        vars::delete_var,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -41,6 +45,7 @@ use super::{audit, deliveries, events, tokens, webhooks};
         (name = "webhooks", description = "Outbound webhooks: endpoints, formats, subscriptions"),
         (name = "events", description = "Object and custom events"),
         (name = "deliveries", description = "The delivery log and retries"),
+        (name = "vars", description = "Global values for templates (`{{vars.KEY}}`)"),
     )
 )]
 pub struct ApiDoc;

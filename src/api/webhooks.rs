@@ -203,8 +203,8 @@ pub async fn preview_request(
 ) -> Result<HttpResponse, ApiError> {
     let webhook = webhooks::get(&state.store, &id).await?;
     let event = preview_event(body.0, &webhook)?;
-    let request = preview::build(&webhook, &event)
-        .map_err(|error| ApiError::validation("template", error))?;
+    let request = preview::build(&webhook, &event, &state.engine.globals())
+        .map_err(|error| ApiError::validation(error.field(), error))?;
     Ok(HttpResponse::Ok().json(json!({ "request": request.to_json(usize::MAX) })))
 }
 
@@ -224,9 +224,10 @@ pub async fn test_request(
         engine.default_timeout_ms(),
         &webhook,
         &event,
+        &engine.globals(),
     )
     .await
-    .map_err(|error| ApiError::validation("template", error))?;
+    .map_err(|error| ApiError::validation(error.field(), error))?;
     let (response, error) = match &result.outcome {
         Ok(response) => (response.to_json(LOGGED_BODY_BYTES), Value::Null),
         Err(error) => (Value::Null, json!(error.to_string())),

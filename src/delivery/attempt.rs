@@ -8,13 +8,14 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::outcome::{self, Outcome};
-use super::render::{build_request, render};
-use super::retry::{Verdict, judge_error, judge_status, next_delay, random_unit, retry_after};
+use super::render::{Target, build_request, render};
+use super::retry::{Verdict, judge_answer, judge_error, next_delay, random_unit, retry_after};
 use super::{Job, LEASE_MARGIN_MS, Shared};
 use crate::outbound::display::LOGGED_BODY_BYTES;
 use crate::outbound::{OutboundRequest, OutboundResponse, SendError};
 use crate::store::deliveries::{AttemptRow, FAILED, PENDING, SUCCEEDED, StateChange};
 use crate::store::{self};
+use crate::templates::text::truncate;
 use crate::timestamp::now_millis;
 
 /// A `429` without `Retry-After` still pauses its host this long.
@@ -29,7 +30,13 @@ pub async fn run(shared: Arc<Shared>, job: Job) {
 /// `None` when there is nothing to record: the claim was lost to another process, or the
 /// process is stopping and gave up waiting; either way the delivery is sent again.
 async fn perform(shared: &Shared, job: Job) -> Option<Outcome> {
-    let rendered = match render(&job.webhook, &job.event) {
+    let target = Target {
+        webhook: &job.webhook,
+        event: &job.event,
+        delivery_id: &job.delivery_id,
+        attempt: job.attempt,
+    };
+    let rendered = match render(target, &shared.globals.current()) {
         Ok(rendered) => rendered,
         Err(error) => {
             let failure = Failure::Render(error.to_string());
@@ -66,7 +73,7 @@ async fn perform(shared: &Shared, job: Job) -> Option<Outcome> {
     shared.metrics.in_flight.dec();
     let failure = match result {
         Ok(response) => {
-            let verdict = judge_status(&response, Utc::now());
+            let verdict = judge_answer(job.webhook.spec.format, &response, Utc::now());
             if response.status == 429 {
                 let pause = retry_after(&response, Utc::now()).unwrap_or(DEFAULT_429_PAUSE);
                 shared.hosts.pause(&host, pause);
@@ -109,6 +116,21 @@ async fn hold_lease(shared: &Shared, job: &Job, timeout: Duration) -> bool {
     }
 }
 
+/// `HTTP 503`; a failure answered with a success status also shows the start of the body, which
+/// is where the platform said what went wrong.
+fn answer_error(response: &OutboundResponse) -> String {
+    if (200..300).contains(&response.status) {
+        let body = String::from_utf8_lossy(&response.body);
+        format!(
+            "HTTP {}: {}",
+            response.status,
+            truncate(body.trim(), 200, "…")
+        )
+    } else {
+        format!("HTTP {}", response.status)
+    }
+}
+
 /// The outcome to store, and its label for the metrics.
 fn finish(
     job: Job,
@@ -126,8 +148,7 @@ fn finish(
         ),
         Failure::Unsent(error) => (judge_error(&error), None, Some(error.to_string()), None),
         Failure::Answered(response, verdict) => {
-            let error =
-                (verdict != Verdict::Succeeded).then(|| format!("HTTP {}", response.status));
+            let error = (verdict != Verdict::Succeeded).then(|| answer_error(&response));
             (
                 verdict,
                 Some(i32::from(response.status)),

@@ -34,7 +34,9 @@ use crate::model::EncodedEvent;
 use crate::outbound::HttpClients;
 use crate::store::deliveries::{DeliveryRow, PENDING};
 use crate::store::{self, AnyConnection, Store, StoreError};
+use crate::templates::Globals;
 use crate::timestamp::now_millis;
+use crate::vars::GlobalsSource;
 use crate::webhooks::{Webhook, WebhookCache};
 use hosts::HostLimits;
 use metrics::DeliveryMetrics;
@@ -83,6 +85,7 @@ struct Shared {
     /// Set by the claimer when it found no room; the recorder then wakes it once room is freed.
     claimer_needs_room: AtomicBool,
     webhooks: WebhookCache,
+    globals: GlobalsSource,
     metrics: DeliveryMetrics,
     retention_days: u32,
 }
@@ -115,6 +118,7 @@ impl DeliveryEngine {
     pub fn new(
         store: Store,
         clients: HttpClients,
+        globals: GlobalsSource,
         config: &Config,
         registry: &prometheus::Registry,
     ) -> Result<(Self, DeliveryRunner), prometheus::Error> {
@@ -136,6 +140,7 @@ impl DeliveryEngine {
             claimer_wakes_at: AtomicI64::new(0),
             claimer_needs_room: AtomicBool::new(false),
             webhooks: WebhookCache::default(),
+            globals,
             metrics: DeliveryMetrics::new(registry)?,
             retention_days: config.retention.deliveries_days,
         });
@@ -151,6 +156,11 @@ impl DeliveryEngine {
 
     pub fn default_timeout_ms(&self) -> u64 {
         self.shared.default_timeout_ms
+    }
+
+    /// What templates read besides the event, as of now.
+    pub fn globals(&self) -> Globals {
+        self.shared.globals.current()
     }
 
     /// Inside the transaction that stores `event`: one delivery per subscribed webhook. When

@@ -2,16 +2,28 @@
 
 use std::time::Instant;
 
-use super::render::{RenderError, build_request, render};
+use super::render::{RenderError, Target, build_request, render};
 use crate::ids::new_id;
 use crate::model::EncodedEvent;
 use crate::outbound::{HttpClients, OutboundRequest, OutboundResponse, SendError};
+use crate::templates::Globals;
 use crate::webhooks::Webhook;
 
 /// The request exactly as it would be sent now (headers still unmasked: mask before showing).
-pub fn build(webhook: &Webhook, event: &EncodedEvent) -> Result<OutboundRequest, RenderError> {
-    let rendered = render(webhook, event)?;
-    Ok(build_request(webhook, event, &new_id("dlv"), rendered))
+pub fn build(
+    webhook: &Webhook,
+    event: &EncodedEvent,
+    globals: &Globals,
+) -> Result<OutboundRequest, RenderError> {
+    let delivery_id = new_id("dlv");
+    let target = Target {
+        webhook,
+        event,
+        delivery_id: &delivery_id,
+        attempt: 1,
+    };
+    let rendered = render(target, globals)?;
+    Ok(build_request(webhook, event, &delivery_id, rendered))
 }
 
 pub struct TestResult {
@@ -26,8 +38,9 @@ pub async fn send_test(
     default_timeout_ms: u64,
     webhook: &Webhook,
     event: &EncodedEvent,
+    globals: &Globals,
 ) -> Result<TestResult, RenderError> {
-    let request = build(webhook, event)?;
+    let request = build(webhook, event, globals)?;
     let endpoint = &webhook.spec.endpoint;
     let started = Instant::now();
     let outcome = clients

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::outbound::{OutboundResponse, SendError};
+use crate::webhooks::Format;
 
 /// Delays after the 1st, 2nd, … failed attempt; later attempts double the last, up to the cap.
 const SCHEDULE: [Duration; 7] = [
@@ -49,6 +50,42 @@ pub fn judge_status(response: &OutboundResponse, now: DateTime<Utc>) -> Verdict 
             after: retry_after(response, now),
         },
         _ => Verdict::Failed,
+    }
+}
+
+/// The status, and for chat platforms that report failures in a `2xx` answer, the body:
+/// Slack's API answers `{"ok": false, "error": …}`; an Office 365 connector answers `1` on
+/// success and reports throttling as text mentioning `429` ("Connectors do not throw 429s").
+pub fn judge_answer(format: Format, response: &OutboundResponse, now: DateTime<Utc>) -> Verdict {
+    let verdict = judge_status(response, now);
+    if verdict != Verdict::Succeeded {
+        return verdict;
+    }
+    match format {
+        Format::Slack => match serde_json::from_slice::<serde_json::Value>(&response.body) {
+            Ok(answer) if answer.get("ok") == Some(&serde_json::Value::Bool(false)) => {
+                if answer.get("error").and_then(serde_json::Value::as_str) == Some("ratelimited") {
+                    Verdict::Retry {
+                        after: retry_after(response, now),
+                    }
+                } else {
+                    Verdict::Failed
+                }
+            }
+            _ => verdict,
+        },
+        Format::Teams => {
+            let body = String::from_utf8_lossy(&response.body);
+            let body = body.trim();
+            if body.is_empty() || body == "1" {
+                verdict
+            } else if body.contains("429") {
+                Verdict::Retry { after: None }
+            } else {
+                Verdict::Failed
+            }
+        }
+        _ => verdict,
     }
 }
 
@@ -109,6 +146,38 @@ pub fn random_unit() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chat_platforms_that_fail_with_2xx_are_judged_by_their_body() {
+        let now = Utc::now();
+        let judge = |format, body: &str| judge_answer(format, &response(200, &[], body), now);
+        assert_eq!(judge(Format::Slack, "ok"), Verdict::Succeeded);
+        assert_eq!(judge(Format::Slack, r#"{"ok":true}"#), Verdict::Succeeded);
+        assert_eq!(
+            judge(Format::Slack, r#"{"ok":false,"error":"channel_not_found"}"#),
+            Verdict::Failed
+        );
+        assert_eq!(
+            judge(Format::Slack, r#"{"ok":false,"error":"ratelimited"}"#),
+            Verdict::Retry { after: None }
+        );
+        assert_eq!(judge(Format::Teams, "1"), Verdict::Succeeded);
+        assert_eq!(
+            judge(
+                Format::Teams,
+                "Microsoft Teams endpoint returned HTTP error 429"
+            ),
+            Verdict::Retry { after: None }
+        );
+        assert_eq!(
+            judge(Format::Teams, "Summary or Text is required."),
+            Verdict::Failed
+        );
+        assert_eq!(
+            judge(Format::Generic, r#"{"ok":false}"#),
+            Verdict::Succeeded
+        );
+    }
 
     fn response(status: u16, headers: &[(&str, &str)], body: &str) -> OutboundResponse {
         OutboundResponse {

@@ -61,7 +61,9 @@ impl RequestSpec<'_> {
                     .iter()
                     .any(|(n, _)| n.eq_ignore_ascii_case(name))
         };
-        if self.method.has_body() && !configured("content-type") {
+        // A request template may describe a request without a body: then no media type either.
+        let typed = !self.body.content_type.is_empty();
+        if self.method.has_body() && typed && !configured("content-type") {
             headers.push(("Content-Type".to_owned(), self.body.content_type));
         }
         headers.extend(self.gateway_headers);

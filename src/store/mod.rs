@@ -10,6 +10,7 @@ pub mod migrations;
 mod page;
 pub mod schema;
 pub mod tokens;
+pub mod vars;
 pub mod webhooks;
 mod writer;
 

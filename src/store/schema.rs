@@ -89,4 +89,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     deliveries,
     delivery_attempts,
+    vars,
 );
+
+diesel::table! {
+    vars (key) {
+        key -> Text,
+        value -> Text,
+        updated_by -> Text,
+        updated_at -> BigInt,
+    }
+}

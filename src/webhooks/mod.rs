@@ -1,11 +1,13 @@
 //! Webhooks (SPEC §6.2): where events are delivered, in which format, for which event types.
 
 mod cache;
+mod templates;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use cache::WebhookCache;
+pub use templates::{MAX_TEMPLATE_BYTES, Rendering};
 
 use crate::audit::{self, Change};
 use crate::diff::diff;
@@ -29,6 +31,17 @@ pub struct WebhookSpec {
     pub endpoint: Endpoint,
     #[serde(default)]
     pub format: Format,
+    /// The body for `format: custom`: a Handlebars template whose output follows the
+    /// endpoint's `Content-Type` (JSON unless a form or `text/*` is configured).
+    #[serde(default)]
+    pub body_template: Option<String>,
+    /// A template rendering the whole request as JSON (`method`, `url`, `headers`, `body`); it
+    /// overrides `format` and `body_template`.
+    #[serde(default)]
+    pub request_template: Option<String>,
+    /// A variable missing from the context fails the render instead of rendering empty.
+    #[serde(default)]
+    pub template_strict: bool,
     /// Event types or patterns (`incident.*`, `*`).
     pub events: Vec<String>,
     #[serde(default = "default_max_attempts")]
@@ -53,6 +66,15 @@ pub enum Format {
     /// The event itself, as JSON.
     #[default]
     Generic,
+    Slack,
+    Mattermost,
+    Discord,
+    /// The MessageCard of Office 365 connectors.
+    Teams,
+    /// An Adaptive Card in the Workflows wrapper.
+    TeamsAdaptive,
+    /// `body_template` renders the body.
+    Custom,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +83,9 @@ pub struct Webhook {
     pub spec: WebhookSpec,
     pub created_at: i64,
     pub updated_at: i64,
+    /// How events become requests; an error if a stored template no longer compiles (every
+    /// delivery then fails with it, and `check-config` reports it).
+    pub rendering: Result<Rendering, Invalid>,
 }
 
 impl Webhook {
@@ -110,9 +135,12 @@ impl WebhookSpec {
             ));
         }
         self.endpoint.normalize();
-        self.endpoint
+        let url = self
+            .endpoint
             .validate()
-            .map_err(|error| error.under("endpoint"))
+            .map_err(|error| error.under("endpoint"))?;
+        Rendering::compile(self)?;
+        Ok(url)
     }
 
     /// Validates, then resolves the endpoint's host: a URL that points inside the network is
@@ -147,10 +175,11 @@ fn to_row(webhook: &Webhook) -> Result<WebhookRow, StoreError> {
 }
 
 pub fn from_row(row: &WebhookRow) -> Result<Webhook, StoreError> {
-    let spec = serde_json::from_str(&row.config)
+    let spec: WebhookSpec = serde_json::from_str(&row.config)
         .map_err(|error| StoreError::Corrupt(format!("webhook {}: {error}", row.id)))?;
     Ok(Webhook {
         id: row.id.clone(),
+        rendering: Rendering::compile(&spec),
         spec,
         created_at: row.created_at,
         updated_at: row.updated_at,
@@ -194,6 +223,7 @@ pub async fn create(
     let now = now_millis();
     let webhook = Webhook {
         id: new_id("whk"),
+        rendering: Rendering::compile(&spec),
         spec,
         created_at: now,
         updated_at: now,
@@ -251,6 +281,7 @@ pub async fn replace(
     spec.endpoint.keep_masked_secrets(&current.spec.endpoint);
     spec.validate_with_network(policy).await?;
     let updated = Webhook {
+        rendering: Rendering::compile(&spec),
         spec,
         updated_at: now_millis().max(current.updated_at + 1),
         ..current.clone()
@@ -332,6 +363,7 @@ mod tests {
             ),
             created_at: 0,
             updated_at: 0,
+            rendering: Ok(Rendering::Generic),
         };
         assert!(webhook.subscribes_to("object.created"));
         assert!(!webhook.subscribes_to("incident.created"));
