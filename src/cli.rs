@@ -4,10 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, ConfigSource};
+use crate::config::{Config, ConfigSource, DatabaseUrl};
 use crate::startup::{Application, StartupError, default_http_workers, shutdown_signal};
+use crate::store::migrations;
 use crate::store::{Store, StoreError};
+use crate::templates::formats::{self, BuiltInError};
 use crate::tokens::{self, Scope, TokenError};
+use crate::validation::Invalid;
+use crate::webhooks;
 
 const LONG_ABOUT: &str = "\
 Switchyard is a self-hosted gateway between chat platforms and the services a team runs.
@@ -84,6 +88,10 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error("webhook `{webhook}`: {problem}")]
+    BrokenTemplate { webhook: String, problem: Invalid },
+    #[error(transparent)]
+    BuiltIn(#[from] BuiltInError),
     #[error("server stopped with an error: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -101,7 +109,7 @@ pub async fn run(command: Command, config: Config, source: ConfigSource) -> Resu
             println!("  listen        {}", config.listen);
             println!("  database_url  {}", config.database_url);
             println!("  public_url    {}", config.public_url());
-            Ok(())
+            check_database(&config).await
         }
         Command::Token {
             command: TokenCommand::Create { scope, name },
@@ -123,4 +131,45 @@ async fn serve(config: Config) -> Result<(), CliError> {
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The built-in formats, and every stored webhook's templates, compile. The database is looked
+/// at, never changed: with migrations pending, the stored templates are checked after they run.
+async fn check_database(config: &Config) -> Result<(), CliError> {
+    formats::load()?;
+    if let DatabaseUrl::Sqlite(path) = &config.database_url
+        && !path.exists()
+    {
+        println!("  database      does not exist yet (created at the first start)");
+        return Ok(());
+    }
+    let outcome = Store::inspect(config.database_url.clone(), |conn| {
+        if migrations::has_pending(conn)? {
+            return Ok(None);
+        }
+        webhooks::first_broken(conn).map(Some)
+    })
+    .await;
+    // The configuration can be right while its database is down (an image being built, a
+    // server not started yet): that is reported, not a failed check.
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            println!("  database      not reachable ({error}); stored templates not checked");
+            return Ok(());
+        }
+    };
+    match outcome {
+        None => {
+            println!(
+                "  database      migrations pending (run `switchyard migrate`); templates not checked"
+            );
+            Ok(())
+        }
+        Some(None) => {
+            println!("  templates     every stored template compiles");
+            Ok(())
+        }
+        Some(Some((webhook, problem))) => Err(CliError::BrokenTemplate { webhook, problem }),
+    }
 }

@@ -7,16 +7,44 @@ use super::Event;
 
 const SAMPLE_TIME: &str = "2026-11-22T10:00:00.000Z";
 
-fn sample_incident(status: &str) -> Value {
+/// The sample incident as an event of `action` leaves it: its status, and the timeline entry
+/// the action added.
+fn sample_incident(action: &str) -> Value {
+    let status = match action {
+        "resolved" => "resolved",
+        "acknowledged" => "acknowledged",
+        _ => "open",
+    };
+    let mut timeline = vec![
+        json!({"at": "2026-11-22T09:50:00.000Z", "intent": "created", "message": "CPU above 95 %", "actor": "api:rmm", "changes": []}),
+    ];
+    let latest = match action {
+        "acknowledged" => Some(("acknowledged", "Looking into it", "user:alice")),
+        "resolved" => Some(("resolved", "Fixed by deploy 812", "webhook:ci")),
+        "commented" => Some((
+            "commented",
+            "Restarted php-fpm, watching the load",
+            "user:alice",
+        )),
+        "reopened" => Some(("reopened", "CPU high again", "api:rmm")),
+        _ => None,
+    };
+    if let Some((intent, message, actor)) = latest {
+        timeline.push(json!({"at": SAMPLE_TIME, "intent": intent, "message": message, "actor": actor, "changes": []}));
+    }
     json!({
         "id": "inc_sample", "number": 42, "title": "CPU high on web-1",
         "description": "CPU above 95 % for 10 minutes", "severity": "critical", "status": status,
         "dedup_key": "web-1/cpu", "source": "rmm",
-        "attributes": [{"name": "host", "value": "web-1", "is_image": false, "hide_in_previews": false}],
+        "attributes": [
+            {"name": "host", "value": "web-1", "is_image": false, "hide_in_previews": false},
+            {"name": "graph", "value": "https://grafana.example/render/cpu.png", "is_image": true, "hide_in_previews": false}
+        ],
         "forwarded_to": [], "occurrences": 3,
         "created_at": "2026-11-22T09:50:00.000Z", "updated_at": SAMPLE_TIME,
-        "acknowledged_at": null, "resolved_at": if status == "resolved" { json!(SAMPLE_TIME) } else { Value::Null },
-        "timeline": [{"at": "2026-11-22T09:50:00.000Z", "intent": "created", "message": "CPU above 95 %", "actor": "api:rmm", "changes": []}]
+        "acknowledged_at": if status == "acknowledged" { json!(SAMPLE_TIME) } else { Value::Null },
+        "resolved_at": if status == "resolved" { json!(SAMPLE_TIME) } else { Value::Null },
+        "timeline": timeline
     })
 }
 
@@ -48,9 +76,18 @@ pub fn sample_event(event_type: &str) -> Event {
             ])),
         ),
         "object.deleted" => ("server-17", previous, None, None),
-        "incident.resolved" => ("inc_sample", sample_incident("resolved"), None, None),
-        "incident.acknowledged" => ("inc_sample", sample_incident("acknowledged"), None, None),
-        t if t.starts_with("incident.") => ("inc_sample", sample_incident("open"), None, None),
+        "incident.updated" => (
+            "inc_sample",
+            sample_incident("updated"),
+            None,
+            Some(json!([{"field": "severity", "old": "warning", "new": "critical"}])),
+        ),
+        t if t.starts_with("incident.") => (
+            "inc_sample",
+            sample_incident(&t["incident.".len()..]),
+            None,
+            None,
+        ),
         "schedule.fired" => (
             "sch_sample",
             json!({"schedule": {"id": "sch_sample", "name": "daily-report"}, "payload": {"text": "Daily report"}}),

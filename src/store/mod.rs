@@ -89,6 +89,20 @@ impl Store {
         Ok(Self::with_pools(url, manager))
     }
 
+    /// Runs `work` on one connection, without migrating or building pools: for commands that
+    /// look at a database without serving it.
+    pub async fn inspect<T, F>(url: DatabaseUrl, work: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, StoreError> + Send + 'static,
+        T: Send + 'static,
+    {
+        run_blocking(move || {
+            let mut conn = ConnectionManager::new(url).open()?;
+            work(&mut conn)
+        })
+        .await
+    }
+
     fn with_pools(url: DatabaseUrl, manager: ConnectionManager) -> Self {
         let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
         let (readers, writers) = if sqlite {

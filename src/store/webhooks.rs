@@ -110,6 +110,14 @@ pub fn list(conn: &mut AnyConnection, page: &PageRequest) -> Result<Page<Webhook
     Ok(Page::from_rows(rows, page, |row| &row.id))
 }
 
+/// Every webhook, for checks over the whole configuration.
+pub fn all(conn: &mut AnyConnection) -> Result<Vec<WebhookRow>, StoreError> {
+    Ok(webhooks::table
+        .select(WebhookRow::as_select())
+        .order(webhooks::name.asc())
+        .load(conn)?)
+}
+
 pub fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
     forget_active();
     Ok(diesel::delete(webhooks::table.find(id)).execute(conn)? > 0)

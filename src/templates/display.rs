@@ -50,32 +50,32 @@ struct Tone {
 
 const RED: Tone = Tone {
     emoji: "🔴",
-    rgb: 0xD6_32_32,
+    rgb: 0xD63232,
     card_color: "Attention",
 };
 const ORANGE: Tone = Tone {
     emoji: "🟠",
-    rgb: 0xF2_8C_28,
+    rgb: 0xF28C28,
     card_color: "Warning",
 };
 const YELLOW: Tone = Tone {
     emoji: "🟡",
-    rgb: 0xE8_C5_3A,
+    rgb: 0xE8C53A,
     card_color: "Warning",
 };
 const BLUE: Tone = Tone {
     emoji: "🔵",
-    rgb: 0x43_9F_E0,
+    rgb: 0x439FE0,
     card_color: "Accent",
 };
 const GREEN: Tone = Tone {
     emoji: "✅",
-    rgb: 0x2E_B6_7D,
+    rgb: 0x2EB67D,
     card_color: "Good",
 };
 const GREY: Tone = Tone {
     emoji: "⚪",
-    rgb: 0x95_A5_A6,
+    rgb: 0x95A5A6,
     card_color: "Default",
 };
 

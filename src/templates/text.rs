@@ -32,7 +32,7 @@ pub fn markdown_escape(text: &str) -> String {
     for character in text.chars() {
         let always = matches!(
             character,
-            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '(' | ')' | '<' | '>' | '|'
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' | '<' | '>' | '|'
         );
         let at_line_start = line_start && matches!(character, '#' | '-' | '+' | '=');
         if always || at_line_start {
@@ -78,7 +78,7 @@ mod tests {
             markdown_escape("*bold* _it_ `code`"),
             r"\*bold\* \_it\_ \`code\`"
         );
-        assert_eq!(markdown_escape("[x](http://y)"), r"\[x\]\(http://y\)");
+        assert_eq!(markdown_escape("[x](http://y)"), r"\[x\](http://y)");
         assert_eq!(
             markdown_escape("# title\n- item\nweb-1 #2"),
             "\\# title\n\\- item\nweb-1 #2"

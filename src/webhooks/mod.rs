@@ -327,6 +327,17 @@ pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookE
         .await
 }
 
+/// The first stored webhook whose templates do not compile, with the reason; for
+/// `check-config`, since a template that compiled when saved may not after an upgrade.
+pub fn first_broken(conn: &mut AnyConnection) -> Result<Option<(String, Invalid)>, StoreError> {
+    for row in store::webhooks::all(conn)? {
+        if let Err(invalid) = from_row(&row)?.rendering {
+            return Ok(Some((row.name, invalid)));
+        }
+    }
+    Ok(None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

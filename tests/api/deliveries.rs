@@ -9,31 +9,15 @@ use sha2::Sha256;
 use crate::backend_tests;
 use crate::helpers::{
     Backend, allow_loopback, expect_error, expect_json, header, received, settled,
-    spawn_app_reaching_loopback, spawn_app_with,
+    spawn_app_reaching_loopback, spawn_app_with, webhook,
 };
 use crate::receiver::{Script, receiver, status};
-
-fn webhook(name: &str, url: &str, extra: Value) -> Value {
-    let mut spec = json!({"name": name, "endpoint": {"url": url}, "events": ["object.*", "x.*"]});
-    if let Value::Object(fields) = extra {
-        for (key, value) in fields {
-            if key == "endpoint" {
-                for (k, v) in value.as_object().unwrap() {
-                    spec["endpoint"][k] = v.clone();
-                }
-            } else {
-                spec[key] = value;
-            }
-        }
-    }
-    spec
-}
 
 fn object_event() -> Value {
     json!({"type": "object.updated", "subject": "server-17", "data": {"name": "web-1", "note": "naïve \"quoted\" <b>"}, "previous": {"name": "web-0"}})
 }
 
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).unwrap();
     mac.update(message);
     mac.finalize().into_bytes().to_vec()

@@ -351,6 +351,25 @@ impl TestApp {
     }
 }
 
+/// A webhook for `object.*` and `x.*` events to `url`; `extra` adds fields (and endpoint
+/// options under `endpoint`).
+pub fn webhook(name: &str, url: &str, extra: Value) -> Value {
+    let mut spec =
+        serde_json::json!({"name": name, "endpoint": {"url": url}, "events": ["object.*", "x.*"]});
+    if let Value::Object(fields) = extra {
+        for (key, value) in fields {
+            if key == "endpoint" {
+                for (k, v) in value.as_object().unwrap() {
+                    spec["endpoint"][k] = v.clone();
+                }
+            } else {
+                spec[key] = value;
+            }
+        }
+    }
+    spec
+}
+
 /// A delivery that will not change any more.
 pub fn settled(delivery: &Value) -> bool {
     delivery["status"] != "pending"
