@@ -77,12 +77,13 @@ pub fn render(target: Target<'_>, globals: &Globals) -> Result<Rendered, RenderE
         // The event exactly as stored: no second serialisation.
         Rendering::Generic => Body::json(target.event.json.clone().into_bytes()),
         Rendering::BuiltIn(format) => {
-            let rendered = templates::formats::render(*format, context()).map_err(|error| {
-                RenderError::Template {
-                    field: "format",
-                    error,
-                }
-            })?;
+            let rendered =
+                templates::formats::render(*format, &target.event.event).map_err(|error| {
+                    RenderError::Template {
+                        field: "format",
+                        error,
+                    }
+                })?;
             Body::json(rendered.into_bytes())
         }
         Rendering::Body(template) => {

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 /// At most `max` characters (Unicode scalar values, as the platforms count), the marker
 /// included, so a cut is visible.
 pub fn truncate<'a>(text: &'a str, max: usize, marker: &str) -> Cow<'a, str> {
-    if text.char_indices().nth(max).is_none() {
+    // No more bytes than the limit means no more characters either: nothing to count.
+    if text.len() <= max || text.char_indices().nth(max).is_none() {
         return Cow::Borrowed(text);
     }
     let marker_chars = marker.chars().count();
@@ -14,6 +15,14 @@ pub fn truncate<'a>(text: &'a str, max: usize, marker: &str) -> Cow<'a, str> {
         return Cow::Borrowed(prefix(text, max));
     }
     Cow::Owned(format!("{}{marker}", prefix(text, max - marker_chars)))
+}
+
+/// [`truncate`] for text already owned: cut in place, no copy.
+pub fn truncate_owned(text: String, max: usize, marker: &str) -> String {
+    match truncate(&text, max, marker) {
+        Cow::Owned(cut) => cut,
+        Cow::Borrowed(_) => text,
+    }
 }
 
 fn prefix(text: &str, chars: usize) -> &str {
@@ -27,6 +36,12 @@ fn prefix(text: &str, chars: usize) -> &str {
 /// Backslash-escapes what Markdown (Mattermost, Discord, Teams) would read as formatting, so
 /// text shows as written. Characters that only matter at the start of a line are escaped there.
 pub fn markdown_escape(text: &str) -> String {
+    let special = [
+        '\\', '`', '*', '_', '~', '[', ']', '<', '>', '|', '#', '-', '+', '=',
+    ];
+    if !text.contains(special) {
+        return text.to_owned();
+    }
     let mut escaped = String::with_capacity(text.len() + 8);
     let mut line_start = true;
     for character in text.chars() {
@@ -47,6 +62,9 @@ pub fn markdown_escape(text: &str) -> String {
 /// Slack's mrkdwn escaping: `&`, `<` and `>` as entities, so user text cannot ping a channel or
 /// forge a link.
 pub fn slack_escape(text: &str) -> String {
+    if !text.contains(['&', '<', '>']) {
+        return text.to_owned();
+    }
     let mut escaped = String::with_capacity(text.len() + 8);
     for character in text.chars() {
         match character {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use switchyard::model::Event;
 use switchyard::model::event_types::KNOWN_TYPES;
 use switchyard::model::samples::sample_event;
-use switchyard::templates::{self, BuiltIn, Globals, Scope};
+use switchyard::templates::{self, BuiltIn};
 
 const FORMATS: [(BuiltIn, &str); 5] = [
     (BuiltIn::Slack, "slack"),
@@ -24,14 +24,7 @@ fn event_types() -> impl Iterator<Item = &'static str> {
 }
 
 fn render(format: BuiltIn, event: &Event) -> Value {
-    let scope = Scope {
-        webhook_id: "whk_golden",
-        webhook_name: "golden",
-        delivery_id: "dlv_golden",
-        attempt: 1,
-    };
-    let context = templates::context(event, &scope, &Globals::default());
-    let body = templates::formats::render(format, context)
+    let body = templates::formats::render(format, event)
         .unwrap_or_else(|error| panic!("{format:?} {}: {error}", event.event_type));
     serde_json::from_str(&body).expect("built-in formats render JSON")
 }
