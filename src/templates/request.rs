@@ -137,9 +137,7 @@ mod tests {
     }
 
     fn serde_urlencoded_pairs(encoded: &str) -> Vec<(String, String)> {
-        form_urlencoded::parse(encoded.as_bytes())
-            .into_owned()
-            .collect()
+        serde_urlencoded::from_str(encoded).unwrap()
     }
 
     #[test]

@@ -108,7 +108,7 @@ backend_tests! {
 
         let form = &received(&forms, 1).await[0];
         assert_eq!(header(form, "content-type"), "application/x-www-form-urlencoded");
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&form.body).into_owned().collect();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&form.body).unwrap();
         assert_eq!(pairs[0], ("text".to_owned(), NASTY.to_owned()));
         assert_eq!(pairs[1], ("who".to_owned(), "web-1".to_owned()));
         assert_eq!(serde_json::from_str::<Value>(&pairs[2].1).unwrap(), nasty_event()["data"]);
@@ -195,7 +195,7 @@ backend_tests! {
         assert_eq!(request.url.query(), Some("src=switchyard"));
         assert_eq!(header(request, "x-ticket"), "web-1");
         assert_eq!(header(request, "content-type"), "application/x-www-form-urlencoded");
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&request.body).unwrap();
         assert_eq!(pairs, [("title".into(), "web-1".into()), ("cpu".into(), "8".into()), ("note".into(), NASTY.into())]);
         let signed = [header(request, "x-switchyard-timestamp").as_bytes(), b".", &request.body].concat();
         let expected = format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &signed)));
