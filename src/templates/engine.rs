@@ -497,12 +497,12 @@ mod tests {
     #[test]
     fn helpers_compose_and_escape_for_the_output() {
         let data = json!({"t": "a_b *c*", "list": ["x", "y"], "at": "2026-11-22T10:00:00Z"});
-        let source = r#"{"m": "{{markdown_escape t}}", "u": "{{upper (join list "-")}}", "d": "{{date at "%d.%m."}}", "s": "{{slack_escape "<!here>"}}", "e": "{{#if (eq (len list) 2)}}two{{/if}}"}"#;
+        let source = r#"{"m": "{{markdown_escape t}}", "u": "{{upper (join list "-")}}", "d": "{{date at "%d.%m."}}", "s": "{{slack_escape "<!here>"}}", "md": "{{slack_to_markdown "<!here> see <https://x.example|docs>"}}", "e": "{{#if (eq (len list) 2)}}two{{/if}}"}"#;
         let rendered: Value =
             serde_json::from_str(&render(source, OutputKind::Json, data).unwrap()).unwrap();
         assert_eq!(
             rendered,
-            json!({"m": "a\\_b \\*c\\*", "u": "X-Y", "d": "22.11.", "s": "&lt;!here&gt;", "e": "two"})
+            json!({"m": "a\\_b \\*c\\*", "u": "X-Y", "d": "22.11.", "s": "&lt;!here&gt;", "md": "@here see [docs](https://x.example)", "e": "two"})
         );
     }
 }

@@ -10,6 +10,7 @@ use handlebars::{
 use serde_json::Value;
 
 use super::engine::OutputKind;
+use super::slack_markup::slack_to_markdown;
 use super::text::{markdown_escape, slack_escape, truncate};
 
 /// Helpers the `handlebars` crate registers itself.
@@ -29,6 +30,7 @@ pub const OURS: &[(&str, usize, usize)] = &[
     ("date", 1, 2),
     ("markdown_escape", 1, 1),
     ("slack_escape", 1, 1),
+    ("slack_to_markdown", 1, 1),
 ];
 
 /// How many arguments a helper of ours takes, `None` for a helper of the crate's.
@@ -39,7 +41,7 @@ pub fn arity(name: &str) -> Option<(usize, usize)> {
 }
 
 pub fn register(registry: &mut Handlebars<'static>, kind: OutputKind) {
-    let helpers: [(&str, Compute); 8] = [
+    let helpers: [(&str, Compute); 9] = [
         ("upper", |args| Ok(text(args[0]).to_uppercase().into())),
         ("lower", |args| Ok(text(args[0]).to_lowercase().into())),
         ("truncate", truncate_helper),
@@ -50,6 +52,9 @@ pub fn register(registry: &mut Handlebars<'static>, kind: OutputKind) {
         }),
         ("slack_escape", |args| {
             Ok(slack_escape(&text(args[0])).into())
+        }),
+        ("slack_to_markdown", |args| {
+            Ok(slack_to_markdown(&text(args[0]), |_| None).into())
         }),
         ("json", |args| Ok(args[0].to_string().into())),
     ];
