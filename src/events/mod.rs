@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::delivery::{DeliveryEngine, NewDeliveries};
+use crate::diff::diff;
 use crate::ids::new_id;
 use crate::model::event_types::is_postable;
 use crate::model::{EncodedEvent, Event};
@@ -113,7 +114,7 @@ pub async fn publish(
     {
         return Err(Invalid::new("subject", "must be at most 200 characters").into());
     }
-    let prepared = prepare(new)?;
+    let prepared = prepare(with_changes(new))?;
     let in_transaction = engine.clone();
     let (event, deliveries) = store
         .write(move |conn| emit(conn, &in_transaction, prepared))
@@ -124,6 +125,18 @@ pub async fn publish(
         event,
         deliveries: count,
     })
+}
+
+/// An `object.updated` event with `previous` but without `changes` gets them computed:
+/// field-level, nested paths as `a.b`, arrays compared as whole values (SPEC §4.3).
+fn with_changes(mut new: NewEvent) -> NewEvent {
+    if new.event_type == "object.updated"
+        && new.changes.is_none()
+        && let Some(previous) = &new.previous
+    {
+        new.changes = serde_json::to_value(diff(previous, &new.data)).ok();
+    }
+    new
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<Event, EventError> {

@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod deliveries;
 mod delivery_process;
+mod events;
 mod formats;
 mod health;
 mod http_errors;
