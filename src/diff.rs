@@ -1,10 +1,10 @@
 //! Field-level differences between two JSON documents: nested objects become dotted paths
 //! (`a.b`), arrays and scalars are compared as whole values.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub field: String,
     /// `null` when the field was added.

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod diff;
 pub mod events;
 pub mod ids;
+pub mod incidents;
 pub mod model;
 pub mod outbound;
 pub mod startup;

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::delivery::log::LogError;
 use crate::events::EventError;
+use crate::incidents::IncidentError;
 use crate::store::StoreError;
 use crate::tokens::{AuthError, TokenError};
 use crate::validation::Invalid;
@@ -202,6 +203,19 @@ impl From<WebhookError> for ApiError {
             WebhookError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
             WebhookError::NotFound(_) => ApiError::not_found(error.to_string()),
             WebhookError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<IncidentError> for ApiError {
+    fn from(error: IncidentError) -> Self {
+        match error {
+            IncidentError::Invalid(invalid) => invalid.into(),
+            IncidentError::NotFound(_) | IncidentError::NoOpenIncident(_) => {
+                ApiError::not_found(error.to_string())
+            }
+            IncidentError::DedupKeyTaken(_) => ApiError::conflict("dedup_key", error.to_string()),
+            IncidentError::Store(store) => store.into(),
         }
     }
 }

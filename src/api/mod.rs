@@ -8,6 +8,7 @@ mod deliveries;
 mod error;
 mod events;
 mod health;
+mod incidents;
 pub mod observe;
 pub mod openapi;
 mod paging;
@@ -51,7 +52,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(webhooks::routes)
                 .configure(events::routes)
                 .configure(deliveries::routes)
-                .configure(vars::routes),
+                .configure(vars::routes)
+                .configure(incidents::routes),
         );
 }
 

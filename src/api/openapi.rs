@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, deliveries, events, tokens, vars, webhooks};
+use super::{audit, deliveries, events, incidents, tokens, vars, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,10 @@ use super::{audit, deliveries, events, tokens, vars, webhooks};
         vars::get_var,
         vars::put_var,
         vars::delete_var,
+        incidents::post_alert,
+        incidents::create_incident,
+        incidents::list_incidents,
+        incidents::get_incident,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -45,6 +49,7 @@ use super::{audit, deliveries, events, tokens, vars, webhooks};
         (name = "webhooks", description = "Outbound webhooks: endpoints, formats, subscriptions"),
         (name = "events", description = "Object and custom events"),
         (name = "deliveries", description = "The delivery log and retries"),
+        (name = "incidents", description = "Incidents, their timelines, and alert intake"),
         (name = "vars", description = "Global values for templates (`{{vars.KEY}}`)"),
     )
 )]

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod connection;
 pub mod deliveries;
 pub mod events;
+pub mod incidents;
 pub mod migrations;
 mod page;
 pub mod schema;
@@ -46,6 +47,21 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A conflict with a concurrent transaction that a new attempt may not meet: PostgreSQL
+    /// broke a deadlock or refused to serialise.
+    pub fn is_transient_conflict(&self) -> bool {
+        match self {
+            StoreError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::SerializationFailure,
+                _,
+            )) => true,
+            StoreError::Query(DieselError::DatabaseError(_, info)) => {
+                info.message().contains("deadlock detected")
+            }
+            _ => false,
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,
@@ -54,6 +70,19 @@ impl StoreError {
                 _
             ))
         )
+    }
+}
+
+pub const WRITE_ATTEMPTS: u32 = 5;
+
+/// Errors that may say "try again": a transient conflict with a concurrent transaction.
+pub trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for StoreError {
+    fn is_transient(&self) -> bool {
+        self.is_transient_conflict()
     }
 }
 
@@ -152,6 +181,24 @@ impl Store {
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Commit("the database writer stopped".into()).into())
         })
+    }
+
+    /// [`Store::write`], attempted again (up to [`WRITE_ATTEMPTS`] times in all) when it lost
+    /// to a concurrent transaction. For work that locks rows other writers may lock in another
+    /// order, as changes to incidents do on PostgreSQL.
+    pub async fn write_retrying<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Transient + Send + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            match self.write(work.clone()).await {
+                Err(error) if error.is_transient() && attempt < WRITE_ATTEMPTS => attempt += 1,
+                result => return result,
+            }
+        }
     }
 
     /// Ready means: a connection answers and every migration this binary knows is applied.

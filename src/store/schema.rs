@@ -78,6 +78,46 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    incidents (id) {
+        id -> Text,
+        number -> BigInt,
+        title -> Text,
+        description -> Text,
+        severity -> Text,
+        status -> Text,
+        dedup_key -> Nullable<Text>,
+        source -> Text,
+        attributes -> Text,
+        forwarded_to -> Text,
+        occurrences -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        acknowledged_at -> Nullable<BigInt>,
+        resolved_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    incident_timeline (id) {
+        id -> Text,
+        incident_id -> Text,
+        at -> BigInt,
+        intent -> Text,
+        message -> Text,
+        actor -> Text,
+        changes -> Text,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::joinable!(incident_timeline -> incidents (incident_id));
 diesel::joinable!(deliveries -> events (event_id));
 diesel::joinable!(deliveries -> webhooks (webhook_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
@@ -90,6 +130,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     deliveries,
     delivery_attempts,
     vars,
+    incidents,
+    incident_timeline,
+    counters,
 );
 
 diesel::table! {

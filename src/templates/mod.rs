@@ -13,3 +13,4 @@ pub mod text;
 pub use context::{Globals, Scope, context};
 pub use engine::{CompileError, CompiledTemplate, OutputKind, RenderError};
 pub use formats::BuiltIn;
+pub use helpers::text as value_text;

@@ -10,6 +10,7 @@ mod events;
 mod formats;
 mod health;
 mod http_errors;
+mod incidents;
 mod observability;
 mod process;
 mod receiver;

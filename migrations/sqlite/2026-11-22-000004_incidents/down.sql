@@ -1,0 +1,3 @@
+DROP TABLE counters;
+DROP TABLE incident_timeline;
+DROP TABLE incidents;

@@ -1,0 +1,133 @@
+//! Changing an incident inside the caller's transaction: the row, a timeline entry recording
+//! who changed which fields, and the event that tells webhooks — all committed together.
+
+use serde_json::{Value, json};
+
+use super::model::Incident;
+use crate::delivery::{DeliveryEngine, NewDeliveries};
+use crate::diff::{Change, diff};
+use crate::events::{self, NewEvent};
+use crate::ids::new_id;
+use crate::store::incidents::{IncidentRow, TimelineRow};
+use crate::store::{self, AnyConnection, StoreError};
+
+/// What a change records on the timeline and announces.
+pub struct Entry<'a> {
+    pub intent: &'a str,
+    pub message: &'a str,
+    pub actor: &'a str,
+    pub at: i64,
+}
+
+/// The outcome of a change: the incident as it is now, and the deliveries to start once the
+/// transaction commits.
+pub struct Applied {
+    pub incident: Incident,
+    pub deliveries: NewDeliveries,
+}
+
+/// The fields a change is measured on (not `updated_at`, which every change moves).
+fn tracked(row: &IncidentRow) -> Value {
+    json!({
+        "title": row.title,
+        "description": row.description,
+        "severity": row.severity,
+        "status": row.status,
+        "source": row.source,
+        "attributes": serde_json::from_str::<Value>(&row.attributes).unwrap_or_default(),
+        "forwarded_to": serde_json::from_str::<Value>(&row.forwarded_to).unwrap_or_default(),
+        "occurrences": row.occurrences,
+    })
+}
+
+/// Stores a new incident: its `created` entry and an `incident.created` event.
+pub fn open(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    row: IncidentRow,
+    entry: &Entry<'_>,
+) -> Result<Applied, StoreError> {
+    store::incidents::insert(conn, &row)?;
+    record(
+        conn,
+        engine,
+        &row,
+        None,
+        Vec::new(),
+        entry,
+        "incident.created",
+    )
+}
+
+/// Stores `updated` in place of `current`, with an entry naming the changed fields and the
+/// event `event_type` carrying the incident, its previous state and the changes.
+pub fn update(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    current: &IncidentRow,
+    updated: IncidentRow,
+    entry: &Entry<'_>,
+    event_type: &str,
+) -> Result<Applied, StoreError> {
+    let changes = diff(&tracked(current), &tracked(&updated));
+    store::incidents::update(conn, &updated)?;
+    record(
+        conn,
+        engine,
+        &updated,
+        Some(current),
+        changes,
+        entry,
+        event_type,
+    )
+}
+
+fn record(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    row: &IncidentRow,
+    previous: Option<&IncidentRow>,
+    changes: Vec<Change>,
+    entry: &Entry<'_>,
+    event_type: &str,
+) -> Result<Applied, StoreError> {
+    let changes_json =
+        serde_json::to_string(&changes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    store::incidents::insert_entry(
+        conn,
+        &TimelineRow {
+            id: new_id("tle"),
+            incident_id: row.id.clone(),
+            at: entry.at,
+            intent: entry.intent.to_owned(),
+            message: entry.message.to_owned(),
+            actor: entry.actor.to_owned(),
+            changes: changes_json,
+        },
+    )?;
+    let incident = load_with_timeline(conn, row)?;
+    let previous = match previous {
+        Some(previous) => Some(Incident::from_rows(previous, &[])?.to_value()),
+        None => None,
+    };
+    let prepared = events::prepare(NewEvent {
+        event_type: event_type.to_owned(),
+        subject: Some(row.id.clone()),
+        data: incident.to_value(),
+        previous,
+        changes: (!changes.is_empty()).then(|| serde_json::to_value(&changes).unwrap_or_default()),
+    })?;
+    let (_, deliveries) = events::emit(conn, engine, prepared)?;
+    Ok(Applied {
+        incident,
+        deliveries,
+    })
+}
+
+pub fn load_with_timeline(
+    conn: &mut AnyConnection,
+    row: &IncidentRow,
+) -> Result<Incident, StoreError> {
+    let timeline = store::incidents::timelines(conn, std::slice::from_ref(&row.id))?;
+    Incident::from_rows(row, &timeline)
+}

@@ -1,0 +1,366 @@
+//! Alert intake (SPEC §4.3): `trigger` opens an incident or adds an occurrence to the one that
+//! owns the dedup key, `acknowledge` and `resolve` act on it. Also direct creation.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::IncidentError;
+use super::changes::{self, Applied, Entry};
+use super::model::{Attribute, Incident, parse_severity};
+use crate::delivery::DeliveryEngine;
+use crate::ids::new_id;
+use crate::store::incidents::IncidentRow;
+use crate::store::{self, AnyConnection, Store, StoreError};
+use crate::templates::value_text;
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+const MAX_TITLE_CHARS: usize = 500;
+const MAX_KEY_CHARS: usize = 200;
+const DEFAULT_SEVERITY: &str = "warning";
+const DEFAULT_SOURCE: &str = "api";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertAction {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+/// Attributes as an object of names to values, or as a list of attributes.
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum AttributesInput {
+    List(Vec<Attribute>),
+    #[schema(value_type = Object)]
+    Map(Map<String, Value>),
+}
+
+impl AttributesInput {
+    fn into_list(self) -> Vec<Attribute> {
+        match self {
+            AttributesInput::List(list) => list,
+            AttributesInput::Map(map) => map
+                .into_iter()
+                .map(|(name, value)| Attribute {
+                    name,
+                    value: value_text(&value),
+                    is_image: false,
+                    hide_in_previews: false,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertInput {
+    pub dedup_key: String,
+    pub action: AlertAction,
+    pub title: Option<String>,
+    pub severity: Option<String>,
+    pub source: Option<String>,
+    pub message: Option<String>,
+    pub attributes: Option<AttributesInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewIncident {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub severity: Option<String>,
+    pub source: Option<String>,
+    pub dedup_key: Option<String>,
+    pub attributes: Option<AttributesInput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertResult {
+    Opened,
+    Occurrence,
+    Acknowledged,
+    Resolved,
+}
+
+/// An incident to open, checked.
+#[derive(Debug, Clone)]
+struct Opening {
+    title: String,
+    description: String,
+    severity: &'static str,
+    source: String,
+    dedup_key: Option<String>,
+    attributes: Vec<Attribute>,
+}
+
+fn checked_title(title: Option<&str>) -> Result<String, Invalid> {
+    let title = title.map(str::trim).unwrap_or_default();
+    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Invalid::new("title", "must be 1 to 500 characters"));
+    }
+    Ok(title.to_owned())
+}
+
+fn checked_key(key: &str) -> Result<String, Invalid> {
+    let key = key.trim();
+    if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+        return Err(Invalid::new("dedup_key", "must be 1 to 200 characters"));
+    }
+    Ok(key.to_owned())
+}
+
+impl Opening {
+    fn row(&self, now: i64) -> Result<IncidentRow, StoreError> {
+        Ok(IncidentRow {
+            id: new_id("inc"),
+            number: 0,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            severity: self.severity.to_owned(),
+            status: "open".into(),
+            dedup_key: self.dedup_key.clone(),
+            source: self.source.clone(),
+            attributes: to_json(&self.attributes)?,
+            forwarded_to: "[]".into(),
+            occurrences: 1,
+            created_at: now,
+            updated_at: now,
+            acknowledged_at: None,
+            resolved_at: None,
+        })
+    }
+}
+
+fn to_json(attributes: &[Attribute]) -> Result<String, StoreError> {
+    serde_json::to_string(attributes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Opens an incident directly (`POST /api/v1/incidents`). A dedup key already owned by an
+/// unresolved incident is a conflict.
+pub async fn create(
+    store: &Store,
+    engine: &DeliveryEngine,
+    input: NewIncident,
+    actor: &str,
+) -> Result<Incident, IncidentError> {
+    let opening = Opening {
+        title: checked_title(Some(&input.title))?,
+        description: input.description,
+        severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
+        source: input.source.unwrap_or_else(|| DEFAULT_SOURCE.into()),
+        dedup_key: input.dedup_key.as_deref().map(checked_key).transpose()?,
+        attributes: input
+            .attributes
+            .map(AttributesInput::into_list)
+            .unwrap_or_default(),
+    };
+    let (engine_tx, actor) = (engine.clone(), actor.to_owned());
+    let applied = store
+        .write_retrying(move |conn| {
+            store::incidents::lock_for_changes(conn)?;
+            let now = now_millis();
+            let entry = Entry {
+                intent: "created",
+                message: &opening.description,
+                actor: &actor,
+                at: now,
+            };
+            match open_numbered(conn, &engine_tx, opening.row(now)?, &entry) {
+                Err(error) if error.is_unique_violation() => Err(IncidentError::DedupKeyTaken(
+                    opening.dedup_key.clone().unwrap_or_default(),
+                )),
+                other => Ok(other?),
+            }
+        })
+        .await?;
+    Ok(started(engine, applied))
+}
+
+/// Takes the next number and inserts, in a savepoint: if the dedup key turns out to be taken
+/// (another transaction committed first), nothing of this attempt remains, the number included.
+fn open_numbered(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    mut row: IncidentRow,
+    entry: &Entry<'_>,
+) -> Result<Applied, StoreError> {
+    diesel::Connection::transaction(conn, |conn| {
+        row.number = store::incidents::next_number(conn)?;
+        changes::open(conn, engine, row, entry)
+    })
+}
+
+fn started(engine: &DeliveryEngine, applied: Applied) -> Incident {
+    engine.start(applied.deliveries);
+    applied.incident
+}
+
+/// Applies an alert; returns what it did and the incident.
+pub async fn alert(
+    store: &Store,
+    engine: &DeliveryEngine,
+    input: AlertInput,
+    actor: &str,
+) -> Result<(AlertResult, Incident), IncidentError> {
+    let key = checked_key(&input.dedup_key)?;
+    let opening = match input.action {
+        AlertAction::Trigger => Some(Opening {
+            title: checked_title(input.title.as_deref())?,
+            description: input.message.clone().unwrap_or_default(),
+            severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
+            source: input
+                .source
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SOURCE.into()),
+            dedup_key: Some(key.clone()),
+            attributes: input
+                .attributes
+                .clone()
+                .map(AttributesInput::into_list)
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    let message = input.message.unwrap_or_default();
+    let (engine_tx, actor) = (engine.clone(), actor.to_owned());
+    let action = input.action;
+    let (result, applied) = store
+        .write_retrying(move |conn| {
+            store::incidents::lock_for_changes(conn)?;
+            let now = now_millis();
+            let current = store::incidents::find_unresolved(conn, &key)?;
+            let entry = |intent| Entry {
+                intent,
+                message: &message,
+                actor: &actor,
+                at: now,
+            };
+            match (action, current, opening.as_ref()) {
+                (AlertAction::Trigger, Some(current), Some(opening)) => {
+                    occurrence(conn, &engine_tx, &current, opening, &entry("occurrence"))
+                }
+                (AlertAction::Trigger, None, Some(opening)) => {
+                    let created = Entry {
+                        message: &opening.description,
+                        ..entry("created")
+                    };
+                    match open_numbered(conn, &engine_tx, opening.row(now)?, &created) {
+                        Ok(applied) => Ok((AlertResult::Opened, Some(applied))),
+                        // Another transaction opened it first: this trigger is an occurrence.
+                        Err(error) if error.is_unique_violation() => {
+                            let current = store::incidents::find_unresolved(conn, &key)?
+                                .ok_or(IncidentError::NoOpenIncident(key.clone()))?;
+                            occurrence(conn, &engine_tx, &current, opening, &entry("occurrence"))
+                        }
+                        Err(error) => Err(error.into()),
+                    }
+                }
+                (_, None, _) => Err(IncidentError::NoOpenIncident(key.clone())),
+                (AlertAction::Acknowledge, Some(current), _) => {
+                    acknowledge(conn, &engine_tx, current, &entry("acknowledged"))
+                }
+                (_, Some(current), _) => resolve(conn, &engine_tx, current, &entry("resolved")),
+            }
+        })
+        .await?;
+    let incident = match applied {
+        Some(applied) => started(engine, applied),
+        None => get_unresolved_or_latest(store, &input.dedup_key).await?,
+    };
+    Ok((result, incident))
+}
+
+type Outcome = Result<(AlertResult, Option<Applied>), IncidentError>;
+
+fn occurrence(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    current: &IncidentRow,
+    alert: &Opening,
+    entry: &Entry<'_>,
+) -> Outcome {
+    let mut attributes: Vec<Attribute> = serde_json::from_str(&current.attributes)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    upsert(&mut attributes, alert.attributes.clone());
+    let updated = IncidentRow {
+        occurrences: current.occurrences + 1,
+        attributes: to_json(&attributes)?,
+        updated_at: entry.at,
+        ..current.clone()
+    };
+    let applied = changes::update(conn, engine, current, updated, entry, "incident.updated")?;
+    Ok((AlertResult::Occurrence, Some(applied)))
+}
+
+/// Acknowledging an acknowledged incident changes nothing and announces nothing.
+fn acknowledge(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    current: IncidentRow,
+    entry: &Entry<'_>,
+) -> Outcome {
+    if current.status == "acknowledged" {
+        return Ok((AlertResult::Acknowledged, None));
+    }
+    let updated = IncidentRow {
+        status: "acknowledged".into(),
+        acknowledged_at: Some(entry.at),
+        updated_at: entry.at,
+        ..current.clone()
+    };
+    let applied = changes::update(
+        conn,
+        engine,
+        &current,
+        updated,
+        entry,
+        "incident.acknowledged",
+    )?;
+    Ok((AlertResult::Acknowledged, Some(applied)))
+}
+
+fn resolve(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    current: IncidentRow,
+    entry: &Entry<'_>,
+) -> Outcome {
+    let updated = IncidentRow {
+        status: "resolved".into(),
+        resolved_at: Some(entry.at),
+        updated_at: entry.at,
+        ..current.clone()
+    };
+    let applied = changes::update(conn, engine, &current, updated, entry, "incident.resolved")?;
+    Ok((AlertResult::Resolved, Some(applied)))
+}
+
+/// Replaces attributes of the same name (in any case) and adds the others.
+fn upsert(attributes: &mut Vec<Attribute>, incoming: Vec<Attribute>) {
+    for attribute in incoming {
+        match attributes
+            .iter_mut()
+            .find(|existing| existing.name.eq_ignore_ascii_case(&attribute.name))
+        {
+            Some(existing) => *existing = attribute,
+            None => attributes.push(attribute),
+        }
+    }
+}
+
+/// The incident an unchanged acknowledgement concerns.
+async fn get_unresolved_or_latest(store: &Store, key: &str) -> Result<Incident, IncidentError> {
+    let key = key.trim().to_owned();
+    store
+        .read(move |conn| {
+            let row = store::incidents::find_unresolved(conn, &key)?
+                .ok_or(IncidentError::NoOpenIncident(key))?;
+            Ok(changes::load_with_timeline(conn, &row)?)
+        })
+        .await
+}

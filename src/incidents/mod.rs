@@ -1,0 +1,102 @@
+//! Incidents (SPEC §4): opened by alerts or directly, changed with a timeline that records who
+//! changed what, and announced to webhooks as events in the same transaction as each change.
+
+mod changes;
+mod intake;
+mod model;
+
+pub use intake::{
+    AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,
+};
+pub use model::{Attribute, Incident, SEVERITIES, TimelineEntry, parse_severity};
+
+use std::collections::HashMap;
+
+use crate::store::incidents::{IncidentFilter, IncidentRow};
+use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError, Transient};
+use crate::validation::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("no incident `{0}`")]
+    NotFound(String),
+    #[error("no unresolved incident has the dedup_key `{0}`")]
+    NoOpenIncident(String),
+    #[error("an unresolved incident already has the dedup_key `{0}`")]
+    DedupKeyTaken(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Transient for IncidentError {
+    fn is_transient(&self) -> bool {
+        matches!(self, IncidentError::Store(error) if error.is_transient_conflict())
+    }
+}
+
+pub const STATUSES: [&str; 3] = ["open", "acknowledged", "resolved"];
+
+/// An incident by id (`inc_…`) or by number.
+pub async fn get(store: &Store, reference: &str) -> Result<Incident, IncidentError> {
+    let reference = reference.to_owned();
+    store
+        .read(move |conn| {
+            let row = match reference.parse::<i64>() {
+                Ok(number) => store::incidents::find_by_number(conn, number)?,
+                Err(_) => store::incidents::find(conn, &reference)?,
+            };
+            let row = row.ok_or(IncidentError::NotFound(reference))?;
+            Ok(with_timelines(conn, vec![row])?.remove(0))
+        })
+        .await
+}
+
+/// Newest first, narrowed by `filter`; values of `status` and `severity` are checked.
+pub async fn list(
+    store: &Store,
+    filter: IncidentFilter,
+    page: PageRequest,
+) -> Result<Page<Incident>, IncidentError> {
+    if let Some(status) = &filter.status
+        && !STATUSES.contains(&status.as_str())
+    {
+        return Err(Invalid::new("status", "must be open, acknowledged or resolved").into());
+    }
+    let filter = IncidentFilter {
+        severity: filter
+            .severity
+            .as_deref()
+            .map(parse_severity)
+            .transpose()?
+            .map(str::to_owned),
+        ..filter
+    };
+    store
+        .read(move |conn| {
+            let rows = store::incidents::list(conn, &filter, &page)?;
+            let next_cursor = rows.next_cursor;
+            let items = with_timelines(conn, rows.items)?;
+            Ok(Page { items, next_cursor })
+        })
+        .await
+}
+
+/// The incidents with their timelines, read in one query.
+fn with_timelines(
+    conn: &mut AnyConnection,
+    rows: Vec<IncidentRow>,
+) -> Result<Vec<Incident>, StoreError> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+    let mut timelines: HashMap<String, Vec<_>> = HashMap::new();
+    for entry in store::incidents::timelines(conn, &ids)? {
+        timelines
+            .entry(entry.incident_id.clone())
+            .or_default()
+            .push(entry);
+    }
+    rows.iter()
+        .map(|row| Incident::from_rows(row, timelines.get(&row.id).map_or(&[][..], Vec::as_slice)))
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! Incidents and alert intake over HTTP: the lifecycle an RMM drives, deduplication under
+//! concurrency, the timeline, lists and the events webhooks receive.
+
+use diesel::prelude::*;
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchyard::store::incidents::IncidentRow;
+use switchyard::store::schema::incidents;
+
+use crate::backend_tests;
+use crate::helpers::{
+    TestApp, expect_error, expect_json, received, spawn_app, spawn_app_reaching_loopback,
+};
+use crate::receiver::{Script, receiver, status};
+
+async fn alert(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.with_token(Method::POST, "/api/v1/alerts", token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn alert_ok(app: &TestApp, token: &str, body: Value) -> Value {
+    expect_json(alert(app, token, body).await, 202).await
+}
+
+fn trigger(key: &str, title: &str) -> Value {
+    json!({"dedup_key": key, "action": "trigger", "title": title, "severity": "Critical", "source": "rmm",
+           "message": "CPU above 95 %", "attributes": {"host": "web-1", "cpu": 97}})
+}
+
+backend_tests! {
+    async fn an_rmm_drives_an_incident_through_its_lifecycle(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let (_, rmm) = app.create_token("rmm", "ingest").await;
+        let target = receiver(&Script::new(vec![status(200)])).await;
+        app.create_webhook(json!({"name": "ops", "endpoint": {"url": target.uri()}, "events": ["incident.*"]})).await;
+
+        let opened = alert_ok(&app, &rmm, trigger("web-1/cpu", "CPU high on web-1")).await;
+        let mut again = trigger("web-1/cpu", "ignored for an occurrence");
+        again["attributes"] = json!([{"name": "CPU", "value": "99"}, {"name": "graph", "value": "https://g/x.png", "isImage": true}]);
+        let occurrence = alert_ok(&app, &rmm, again).await;
+        let acknowledged = alert_ok(&app, &rmm, json!({"dedup_key": "web-1/cpu", "action": "acknowledge", "message": "on it"})).await;
+        let repeated = alert_ok(&app, &rmm, json!({"dedup_key": "web-1/cpu", "action": "acknowledge"})).await;
+        let resolved = alert_ok(&app, &rmm, json!({"dedup_key": "web-1/cpu", "action": "resolve", "message": "back to normal"})).await;
+        let nothing_open = alert(&app, &rmm, json!({"dedup_key": "web-1/cpu", "action": "resolve"})).await;
+        let reopened = alert_ok(&app, &rmm, trigger("web-1/cpu", "CPU high again")).await;
+
+        assert_eq!(opened["result"], "opened");
+        let incident = &opened["incident"];
+        assert_eq!((incident["number"].as_i64(), incident["status"].as_str()), (Some(1), Some("open")));
+        assert_eq!(incident["severity"], "critical");
+        assert_eq!(incident["description"], "CPU above 95 %");
+        assert_eq!(incident["attributes"], json!([
+            {"name": "host", "value": "web-1", "is_image": false, "hide_in_previews": false},
+            {"name": "cpu", "value": "97", "is_image": false, "hide_in_previews": false}]));
+        assert_eq!(incident["timeline"][0]["intent"], "created");
+        assert_eq!(incident["timeline"][0]["actor"], "token:rmm");
+        assert_eq!(occurrence["result"], "occurrence");
+        assert_eq!(occurrence["incident"]["occurrences"], 2);
+        assert_eq!(occurrence["incident"]["title"], "CPU high on web-1");
+        assert_eq!(occurrence["incident"]["attributes"][1], json!({"name": "CPU", "value": "99", "is_image": false, "hide_in_previews": false}));
+        assert_eq!(occurrence["incident"]["attributes"][2]["is_image"], true);
+        assert_eq!(acknowledged["incident"]["status"], "acknowledged");
+        assert!(acknowledged["incident"]["acknowledged_at"].is_string());
+        assert_eq!(repeated["result"], "acknowledged");
+        assert_eq!(repeated["incident"]["timeline"].as_array().unwrap().len(), 3, "a repeated acknowledgement changes nothing");
+        assert_eq!(resolved["incident"]["status"], "resolved");
+        let timeline = resolved["incident"]["timeline"].as_array().unwrap();
+        let intents: Vec<&str> = timeline.iter().map(|entry| entry["intent"].as_str().unwrap()).collect();
+        assert_eq!(intents, ["created", "occurrence", "acknowledged", "resolved"]);
+        assert_eq!(timeline[3]["message"], "back to normal");
+        assert_eq!(timeline[3]["changes"][0], json!({"field": "status", "old": "acknowledged", "new": "resolved"}));
+        let error = expect_error(nothing_open, 404, "not_found").await;
+        assert!(error["message"].as_str().unwrap().contains("web-1/cpu"), "{error}");
+        assert_eq!(reopened["result"], "opened");
+        assert_eq!(reopened["incident"]["number"], 2);
+
+        let requests = received(&target, 5).await;
+        let types: Vec<&str> = requests.iter().map(|r| r.headers.get("x-switchyard-event").unwrap().to_str().unwrap()).collect();
+        assert_eq!(types.len(), 5);
+        for expected in ["incident.created", "incident.updated", "incident.acknowledged", "incident.resolved"] {
+            assert!(types.contains(&expected), "{types:?}");
+        }
+        let update: Value = requests.iter()
+            .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap())
+            .find(|event| event["type"] == "incident.updated").unwrap();
+        assert_eq!(update["data"]["occurrences"], 2);
+        assert_eq!(update["previous"]["occurrences"], 1);
+        assert!(update["changes"].as_array().unwrap().contains(&json!({"field": "occurrences", "old": 1, "new": 2})));
+    }
+
+    async fn concurrent_triggers_with_one_key_open_one_incident(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (_, rmm) = app.create_token("rmm", "ingest").await;
+
+        let keys = ["db-1/disk", "db-2/disk", "db-3/disk"];
+
+        let answers = join_all((0..60).map(|i| alert(&app, &rmm, trigger(keys[i % 3], "Disk full")))).await;
+
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(expect_json(answer, 202).await["result"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(results.iter().filter(|r| *r == "opened").count(), 3, "{results:?}");
+        let mut numbers = Vec::new();
+        for key in keys {
+            let listed = app.get_json(&format!("/api/v1/incidents?dedup_key={key}")).await;
+            let items = listed["items"].as_array().unwrap();
+            assert_eq!(items.len(), 1, "{key}");
+            assert_eq!(items[0]["occurrences"], 20, "{key}");
+            numbers.push(items[0]["number"].as_i64().unwrap());
+        }
+        numbers.sort();
+        assert_eq!(numbers, [1, 2, 3]);
+
+        // The database itself refuses a second unresolved incident with a key, whatever the code.
+        let listed = app.get_json("/api/v1/incidents?dedup_key=db-1/disk").await;
+        let id = listed["items"][0]["id"].as_str().unwrap();
+        let mut conn = app.db().connect();
+        let mut row = incidents::table.find(id).select(IncidentRow::as_select()).first(&mut conn).unwrap();
+        row.id = "inc_duplicate".into();
+        row.number = 99;
+        let error = diesel::insert_into(incidents::table).values(&row).execute(&mut conn).unwrap_err();
+        assert!(matches!(error, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)), "{error}");
+        row.status = "resolved".into();
+        diesel::insert_into(incidents::table).values(&row).execute(&mut conn).expect("resolved incidents may share a key");
+    }
+
+    // Tactical RMM's alert template actions, as in the README: one body per transition, with its
+    // variables replaced as it replaces them (plain text, `None` for what is missing).
+    async fn tactical_rmm_failure_and_resolved_actions_drive_one_incident(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (_, rmm) = app.create_token("tactical-rmm", "ingest").await;
+        let failure = include_str!("../../examples/tactical-rmm/failure.json");
+        let resolved = include_str!("../../examples/tactical-rmm/resolved.json");
+        let render = |template: &str, message: &str| {
+            template
+                .replace("{{agent.hostname}}", "WS-0042")
+                .replace("{{alert.alert_type}}", "check")
+                .replace("{{alert.assigned_check.readable_desc}}", "Disk space C: > 10%")
+                .replace("{{alert.message}}", message)
+                .replace("{{alert.severity}}", "error")
+                .replace("{{alert.alert_time}}", "2026-11-22 09:58:01.123456+00:00")
+                .replace("{{client.name}}", "Contoso")
+                .replace("{{site.name}}", "Berlin")
+        };
+        let post = |body: String| app.with_token(Method::POST, "/api/v1/alerts", &rmm)
+            .header("Content-Type", "application/json").body(body).send();
+
+        let opened = expect_json(post(render(failure, "WS-0042 Disk space C: below 10%")).await.unwrap(), 202).await;
+        let closed = expect_json(post(render(resolved, "WS-0042 Disk space C: OK")).await.unwrap(), 202).await;
+
+        assert_eq!(opened["result"], "opened");
+        assert_eq!(opened["incident"]["title"], "WS-0042 Disk space C: below 10%");
+        assert_eq!(opened["incident"]["severity"], "critical");
+        assert_eq!(opened["incident"]["source"], "tactical-rmm");
+        assert_eq!(opened["incident"]["attributes"][0], json!({"name": "client", "value": "Contoso", "is_image": false, "hide_in_previews": false}));
+        assert_eq!(closed["result"], "resolved");
+        assert_eq!(closed["incident"]["id"], opened["incident"]["id"]);
+        assert_eq!(closed["incident"]["timeline"][1]["message"], "WS-0042 Disk space C: OK");
+    }
+
+    async fn alerts_are_checked_and_need_an_ingest_or_admin_token(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let (_, read) = app.create_token("viewer", "read").await;
+        let (_, admin) = app.create_token("root", "admin").await;
+
+        let no_title = alert(&app, &admin, json!({"dedup_key": "k", "action": "trigger"})).await;
+        let bad_severity = alert(&app, &admin, json!({"dedup_key": "k", "action": "trigger", "title": "t", "severity": "apocalyptic"})).await;
+        let bad_action = alert(&app, &admin, json!({"dedup_key": "k", "action": "explode"})).await;
+        let empty_key = alert(&app, &admin, json!({"dedup_key": " ", "action": "resolve"})).await;
+        let forbidden = alert(&app, &read, trigger("k", "t")).await;
+        let tactical = alert(&app, &admin, json!({"dedup_key": "k", "action": "trigger", "title": "t", "severity": "error"})).await;
+
+        assert_eq!(expect_error(no_title, 422, "validation_failed").await["field"], "title");
+        assert_eq!(expect_error(bad_severity, 422, "validation_failed").await["field"], "severity");
+        assert_eq!(expect_error(bad_action, 422, "validation_failed").await["field"], "action");
+        assert_eq!(expect_error(empty_key, 422, "validation_failed").await["field"], "dedup_key");
+        expect_error(forbidden, 403, "forbidden").await;
+        assert_eq!(expect_json(tactical, 202).await["incident"]["severity"], "critical");
+    }
+
+    async fn incidents_are_listed_filtered_and_read_by_id_or_number(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let create = |body: Value| app.admin(Method::POST, "/api/v1/incidents").json(&body).send();
+        let first = expect_json(create(json!({"title": "CPU 100% on web-1", "severity": "critical", "source": "rmm"})).await.unwrap(), 201).await;
+        expect_json(create(json!({"title": "Disk almost full", "severity": "warning", "source": "cmdb", "dedup_key": "disk"})).await.unwrap(), 201).await;
+        expect_json(create(json!({"title": "Backup late", "severity": "info"})).await.unwrap(), 201).await;
+        let taken = create(json!({"title": "again", "dedup_key": "disk"})).await.unwrap();
+        let untitled = create(json!({"title": ""})).await.unwrap();
+
+        let titles = |page: Value| -> Vec<String> {
+            page["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(titles(app.get_json("/api/v1/incidents").await), ["Backup late", "Disk almost full", "CPU 100% on web-1"]);
+        assert_eq!(titles(app.get_json("/api/v1/incidents?severity=Critical").await), ["CPU 100% on web-1"]);
+        assert_eq!(titles(app.get_json("/api/v1/incidents?source=cmdb&status=open").await), ["Disk almost full"]);
+        assert_eq!(titles(app.get_json("/api/v1/incidents?q=DISK").await), ["Disk almost full"]);
+        assert_eq!(titles(app.get_json("/api/v1/incidents?q=100%25").await), ["CPU 100% on web-1"]);
+        assert_eq!(titles(app.get_json("/api/v1/incidents?q=_").await), Vec::<String>::new());
+        assert!(titles(app.get_json("/api/v1/incidents?status=resolved").await).is_empty());
+        let page = app.get_json("/api/v1/incidents?limit=2").await;
+        let cursor = page["next_cursor"].as_str().unwrap();
+        assert_eq!(titles(app.get_json(&format!("/api/v1/incidents?limit=2&cursor={cursor}")).await), ["CPU 100% on web-1"]);
+        let by_number = app.get_json("/api/v1/incidents/1").await;
+        let by_id = app.get_json(&format!("/api/v1/incidents/{}", first["id"].as_str().unwrap())).await;
+        assert_eq!(by_number, by_id);
+        assert_eq!(by_id["timeline"][0]["intent"], "created");
+        expect_error(app.admin(Method::GET, "/api/v1/incidents/99").send().await.unwrap(), 404, "not_found").await;
+        expect_error(app.admin(Method::GET, "/api/v1/incidents?status=closed").send().await.unwrap(), 422, "validation_failed").await;
+        assert_eq!(expect_error(taken, 409, "conflict").await["field"], "dedup_key");
+        assert_eq!(expect_error(untitled, 422, "validation_failed").await["field"], "title");
+        let next = expect_json(create(json!({"title": "Next"})).await.unwrap(), 201).await;
+        assert_eq!(next["number"], 4, "the refused incident used up no number");
+    }
+}
