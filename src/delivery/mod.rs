@@ -30,7 +30,7 @@ pub use prune::{prune_before, prune_once};
 
 use crate::config::Config;
 use crate::ids::new_id;
-use crate::model::EncodedEvent;
+use crate::model::{EncodedEvent, Event};
 use crate::outbound::HttpClients;
 use crate::store::deliveries::{DeliveryRow, PENDING};
 use crate::store::{self, AnyConnection, Store, StoreError};
@@ -241,9 +241,9 @@ impl DeliveryEngine {
     pub fn subscribers(
         &self,
         conn: &mut AnyConnection,
-        event_type: &str,
+        event: &Event,
     ) -> Result<Vec<Arc<Webhook>>, StoreError> {
-        self.shared.webhooks.subscribers(conn, event_type)
+        self.shared.webhooks.subscribers(conn, event)
     }
 
     /// Tells the claimer that deliveries may have fallen due (a retry was requested, …).

@@ -78,7 +78,7 @@ pub fn emit(
     prepared: PreparedEvent,
 ) -> Result<(Arc<EncodedEvent>, NewDeliveries), StoreError> {
     store::events::insert(conn, &prepared.row)?;
-    let subscribers = engine.subscribers(conn, &prepared.event.event.event_type)?;
+    let subscribers = engine.subscribers(conn, &prepared.event.event)?;
     let deliveries = engine.create_deliveries(conn, Arc::clone(&prepared.event), subscribers)?;
     Ok((prepared.event, deliveries))
 }

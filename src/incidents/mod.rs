@@ -8,10 +8,11 @@ mod model;
 pub use intake::{
     AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,
 };
-pub use model::{Attribute, Incident, SEVERITIES, TimelineEntry, parse_severity};
+pub use model::{Attribute, Incident, TimelineEntry, parse_severity};
 
 use std::collections::HashMap;
 
+use crate::model::incident_fields::STATUSES;
 use crate::store::incidents::{IncidentFilter, IncidentRow};
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError, Transient};
 use crate::validation::Invalid;
@@ -35,8 +36,6 @@ impl Transient for IncidentError {
         matches!(self, IncidentError::Store(error) if error.is_transient_conflict())
     }
 }
-
-pub const STATUSES: [&str; 3] = ["open", "acknowledged", "resolved"];
 
 /// An incident by id (`inc_…`) or by number.
 pub async fn get(store: &Store, reference: &str) -> Result<Incident, IncidentError> {

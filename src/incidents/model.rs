@@ -9,7 +9,7 @@ use crate::store::incidents::{IncidentRow, TimelineRow};
 use crate::timestamp::to_rfc3339;
 use crate::validation::Invalid;
 
-pub const SEVERITIES: [&str; 4] = ["critical", "warning", "minor", "info"];
+use crate::model::incident_fields::SEVERITIES;
 
 /// A severity by name in any case; `error` (Tactical RMM's) means critical.
 pub fn parse_severity(name: &str) -> Result<&'static str, Invalid> {

@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod event_types;
+pub mod incident_fields;
 pub mod samples;
 
 pub use event::{EncodedEvent, Event};

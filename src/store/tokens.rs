@@ -74,14 +74,31 @@ pub fn touch_last_used(
     now: i64,
     granularity_ms: i64,
 ) -> Result<(), StoreError> {
-    diesel::update(
-        api_tokens::table.find(id).filter(
-            api_tokens::last_used_at
-                .is_null()
-                .or(api_tokens::last_used_at.lt(now - granularity_ms)),
-        ),
-    )
-    .set(api_tokens::last_used_at.eq(now))
-    .execute(conn)?;
+    match conn {
+        // Skips a row another transaction holds: that one records the use already, and waiting
+        // for it could close a deadlock between writer threads whose batches lock other rows too.
+        AnyConnection::Postgresql(c) => {
+            use diesel::sql_types::{BigInt, Text};
+            diesel::sql_query(
+                "UPDATE api_tokens SET last_used_at = $1 WHERE id = (SELECT id FROM api_tokens \
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3) FOR UPDATE SKIP LOCKED)",
+            )
+            .bind::<BigInt, _>(now)
+            .bind::<Text, _>(id)
+            .bind::<BigInt, _>(now - granularity_ms)
+            .execute(c)?;
+        }
+        AnyConnection::Sqlite(c) => {
+            diesel::update(
+                api_tokens::table.find(id).filter(
+                    api_tokens::last_used_at
+                        .is_null()
+                        .or(api_tokens::last_used_at.lt(now - granularity_ms)),
+                ),
+            )
+            .set(api_tokens::last_used_at.eq(now))
+            .execute(c)?;
+        }
+    }
     Ok(())
 }

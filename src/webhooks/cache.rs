@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{Webhook, from_row};
+use crate::model::Event;
 use crate::store::{self, AnyConnection, StoreError};
 
 #[derive(Default)]
@@ -14,17 +15,17 @@ pub struct WebhookCache {
 }
 
 impl WebhookCache {
-    /// Active webhooks subscribed to `event_type`.
+    /// Active webhooks that accept `event` (its type, and their filters).
     pub fn subscribers(
         &self,
         conn: &mut AnyConnection,
-        event_type: &str,
+        event: &Event,
     ) -> Result<Vec<Arc<Webhook>>, StoreError> {
         let versions = store::webhooks::active_versions(conn)?;
         Ok(self
             .resolve(conn, versions)?
             .into_iter()
-            .filter(|webhook| webhook.subscribes_to(event_type))
+            .filter(|webhook| webhook.accepts(event))
             .collect())
     }
 

@@ -1,17 +1,20 @@
 //! Webhooks (SPEC §6.2): where events are delivered, in which format, for which event types.
 
 mod cache;
+mod filter;
 mod templates;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use cache::WebhookCache;
+pub use filter::{CompiledFilter, Condition, Filter, MatchMode, Op};
 pub use templates::{MAX_TEMPLATE_BYTES, Rendering};
 
 use crate::audit::{self, Change};
 use crate::diff::diff;
 use crate::ids::new_id;
+use crate::model::Event;
 use crate::model::event_types::{matches, validate_pattern};
 use crate::outbound::{Endpoint, NetworkPolicy};
 use crate::store::webhooks::WebhookRow;
@@ -44,6 +47,9 @@ pub struct WebhookSpec {
     pub template_strict: bool,
     /// Event types or patterns (`incident.*`, `*`).
     pub events: Vec<String>,
+    /// Which incident events pass: severities, statuses, sources, attribute conditions.
+    #[serde(default)]
+    pub filter: Filter,
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
 }
@@ -86,9 +92,37 @@ pub struct Webhook {
     /// How events become requests; an error if a stored template no longer compiles (every
     /// delivery then fails with it, and `check-config` reports it).
     pub rendering: Result<Rendering, Invalid>,
+    /// The filter, compiled; an error (reported by `check-config`) lets no incident event pass.
+    pub filter: Result<CompiledFilter, Invalid>,
 }
 
 impl Webhook {
+    /// A webhook with its templates and filter compiled.
+    fn build(id: String, spec: WebhookSpec, created_at: i64, updated_at: i64) -> Self {
+        Self {
+            id,
+            rendering: Rendering::compile(&spec),
+            filter: spec.filter.compile(),
+            spec,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// Whether `event` is delivered to this webhook: its type is subscribed to and, for an
+    /// incident event, the incident passes the filter.
+    pub fn accepts(&self, event: &Event) -> bool {
+        if !self.subscribes_to(&event.event_type) {
+            return false;
+        }
+        if !event.event_type.starts_with("incident.") {
+            return true;
+        }
+        self.filter
+            .as_ref()
+            .is_ok_and(|filter| filter.accepts_incident(&event.data))
+    }
+
     pub fn subscribes_to(&self, event_type: &str) -> bool {
         self.spec.active
             && self
@@ -140,6 +174,7 @@ impl WebhookSpec {
             .validate()
             .map_err(|error| error.under("endpoint"))?;
         Rendering::compile(self)?;
+        self.filter.compile()?;
         Ok(url)
     }
 
@@ -177,13 +212,12 @@ fn to_row(webhook: &Webhook) -> Result<WebhookRow, StoreError> {
 pub fn from_row(row: &WebhookRow) -> Result<Webhook, StoreError> {
     let spec: WebhookSpec = serde_json::from_str(&row.config)
         .map_err(|error| StoreError::Corrupt(format!("webhook {}: {error}", row.id)))?;
-    Ok(Webhook {
-        id: row.id.clone(),
-        rendering: Rendering::compile(&spec),
+    Ok(Webhook::build(
+        row.id.clone(),
         spec,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    })
+        row.created_at,
+        row.updated_at,
+    ))
 }
 
 fn name_taken(error: StoreError, name: &str) -> WebhookError {
@@ -221,13 +255,7 @@ pub async fn create(
 ) -> Result<Webhook, WebhookError> {
     spec.validate_with_network(policy).await?;
     let now = now_millis();
-    let webhook = Webhook {
-        id: new_id("whk"),
-        rendering: Rendering::compile(&spec),
-        spec,
-        created_at: now,
-        updated_at: now,
-    };
+    let webhook = Webhook::build(new_id("whk"), spec, now, now);
     let actor = actor.to_owned();
     store
         .write(move |conn| {
@@ -280,12 +308,12 @@ pub async fn replace(
     spec.endpoint.normalize();
     spec.endpoint.keep_masked_secrets(&current.spec.endpoint);
     spec.validate_with_network(policy).await?;
-    let updated = Webhook {
-        rendering: Rendering::compile(&spec),
+    let updated = Webhook::build(
+        current.id.clone(),
         spec,
-        updated_at: now_millis().max(current.updated_at + 1),
-        ..current.clone()
-    };
+        current.created_at,
+        now_millis().max(current.updated_at + 1),
+    );
     let actor = actor.to_owned();
     store
         .write(move |conn| {
@@ -331,7 +359,8 @@ pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookE
 /// `check-config`, since a template that compiled when saved may not after an upgrade.
 pub fn first_broken(conn: &mut AnyConnection) -> Result<Option<(String, Invalid)>, StoreError> {
     for row in store::webhooks::all(conn)? {
-        if let Err(invalid) = from_row(&row)?.rendering {
+        let webhook = from_row(&row)?;
+        if let Err(invalid) = webhook.rendering.and(webhook.filter) {
             return Ok(Some((row.name, invalid)));
         }
     }
@@ -367,15 +396,14 @@ mod tests {
 
     #[test]
     fn inactive_webhooks_subscribe_to_nothing() {
-        let mut webhook = Webhook {
-            id: "whk_1".into(),
-            spec: spec(
+        let mut webhook = Webhook::build(
+            "whk_1".into(),
+            spec(
                 json!({"name": "a", "endpoint": {"url": "https://a.example"}, "events": ["object.*"]}),
             ),
-            created_at: 0,
-            updated_at: 0,
-            rendering: Ok(Rendering::Generic),
-        };
+            0,
+            0,
+        );
         assert!(webhook.subscribes_to("object.created"));
         assert!(!webhook.subscribes_to("incident.created"));
         webhook.spec.active = false;

@@ -10,7 +10,8 @@ use switchyard::store::schema::incidents;
 
 use crate::backend_tests;
 use crate::helpers::{
-    TestApp, expect_error, expect_json, received, spawn_app, spawn_app_reaching_loopback,
+    ADMIN_TOKEN as ADMIN, TestApp, expect_error, expect_json, received, spawn_app,
+    spawn_app_reaching_loopback,
 };
 use crate::receiver::{Script, receiver, status};
 
@@ -215,5 +216,50 @@ backend_tests! {
         assert_eq!(expect_error(untitled, 422, "validation_failed").await["field"], "title");
         let next = expect_json(create(json!({"title": "Next"})).await.unwrap(), 201).await;
         assert_eq!(next["number"], 4, "the refused incident used up no number");
+    }
+}
+
+backend_tests! {
+    async fn webhook_filters_select_the_incident_events_delivered(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let target = receiver(&Script::new(vec![status(200)])).await;
+        let hook = |name: &str, events: Value, filter: Value| {
+            json!({"name": name, "endpoint": {"url": target.uri()}, "events": events, "filter": filter})
+        };
+        let critical_prod = app.create_webhook(hook("critical-prod", json!(["incident.*", "object.*"]), json!({
+            "severities": ["critical"], "attributes": [{"name": "env", "op": "eq", "value": "prod"}]}))).await;
+        let rmm_warnings = app.create_webhook(hook("rmm-warnings", json!(["incident.created"]), json!({
+            "severities": ["warning"], "sources": ["RMM"]}))).await;
+        let db_or_hot = app.create_webhook(hook("db-or-hot", json!(["incident.created"]), json!({"match": "any",
+            "attributes": [{"name": "host", "op": "regex", "value": "^db-"}, {"name": "cpu", "op": "gt", "value": 90}]}))).await;
+        let bad = app.admin(Method::POST, "/api/v1/webhooks")
+            .json(&hook("bad", json!(["*"]), json!({"severities": ["fatal"]}))).send().await.unwrap();
+        let raise = |key: &str, severity: &str, source: &str, attributes: Value| {
+            json!({"dedup_key": key, "action": "trigger", "title": key, "severity": severity, "source": source, "attributes": attributes})
+        };
+
+        alert_ok(&app, ADMIN, raise("a", "critical", "rmm", json!({"env": "prod", "host": "web-1", "cpu": 97}))).await;
+        alert_ok(&app, ADMIN, raise("b", "warning", "rmm", json!({"env": "prod", "host": "db-2", "cpu": 10}))).await;
+        alert_ok(&app, ADMIN, raise("c", "warning", "zabbix", json!({"env": "dev", "host": "web-3", "cpu": 5}))).await;
+        alert_ok(&app, ADMIN, json!({"dedup_key": "a", "action": "resolve"})).await;
+        app.post_event(json!({"type": "object.created", "data": {"id": 1}})).await;
+
+        let delivered = |webhook: String| {
+            let app = &app;
+            async move {
+                let page = app.get_json(&format!("/api/v1/deliveries?webhook={webhook}")).await;
+                let mut types = Vec::new();
+                for delivery in page["items"].as_array().unwrap() {
+                    let event = app.get_json(&format!("/api/v1/events/{}", delivery["event_id"].as_str().unwrap())).await;
+                    types.push(event["type"].as_str().unwrap().to_owned());
+                }
+                types.sort();
+                types
+            }
+        };
+        assert_eq!(delivered(critical_prod).await, ["incident.created", "incident.resolved", "object.created"]);
+        assert_eq!(delivered(rmm_warnings).await, ["incident.created"]);
+        assert_eq!(delivered(db_or_hot).await, ["incident.created", "incident.created"]);
+        assert_eq!(expect_error(bad, 422, "validation_failed").await["field"], "filter.severities[0]");
     }
 }
