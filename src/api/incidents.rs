@@ -8,7 +8,7 @@ use super::auth::{Admin, Authorized, Ingest, Read};
 use super::body::ApiJson;
 use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
-use crate::incidents::{self, AlertInput, Incident, NewIncident};
+use crate::incidents::{self, AlertInput, Incident, NewIncident, PatchInput};
 use crate::store::incidents::IncidentFilter;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -18,7 +18,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(list_incidents))
                 .route(web::post().to(create_incident)),
         )
-        .service(super::resource("/incidents/{id}").route(web::get().to(get_incident)));
+        .service(
+            super::resource("/incidents/{id}")
+                .route(web::get().to(get_incident))
+                .route(web::patch().to(patch_incident)),
+        );
 }
 
 #[utoipa::path(post, path = "/api/v1/alerts", tag = "incidents", request_body = AlertInput,
@@ -95,4 +99,25 @@ pub async fn get_incident(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(incidents::get(&state.store, &id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", tag = "incidents", request_body = PatchInput,
+    params(("id" = String, Path, description = "The incident's id (`inc_…`) or number")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Incident), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn patch_incident(
+    auth: Authorized<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<PatchInput>,
+) -> Result<HttpResponse, ApiError> {
+    let incident = incidents::patch(
+        &state.store,
+        &state.engine,
+        &id,
+        body.0,
+        &auth.caller.actor(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(incident))
 }

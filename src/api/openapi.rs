@@ -41,6 +41,7 @@ use super::{audit, deliveries, events, incidents, tokens, vars, webhooks};
         incidents::create_incident,
         incidents::list_incidents,
         incidents::get_incident,
+        incidents::patch_incident,
     ),
     modifiers(&BearerAuth),
     tags(

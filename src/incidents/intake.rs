@@ -341,7 +341,7 @@ fn resolve(
 }
 
 /// Replaces attributes of the same name (in any case) and adds the others.
-fn upsert(attributes: &mut Vec<Attribute>, incoming: Vec<Attribute>) {
+pub(super) fn upsert(attributes: &mut Vec<Attribute>, incoming: Vec<Attribute>) {
     for attribute in incoming {
         match attributes
             .iter_mut()

@@ -4,17 +4,21 @@
 mod changes;
 mod intake;
 mod model;
+mod patch;
 
 pub use intake::{
     AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,
 };
 pub use model::{Attribute, Incident, TimelineEntry, parse_severity};
+pub use patch::{Operations, Patch, PatchError, PatchInput};
 
 use std::collections::HashMap;
 
+use crate::delivery::DeliveryEngine;
 use crate::model::incident_fields::STATUSES;
 use crate::store::incidents::{IncidentFilter, IncidentRow};
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError, Transient};
+use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,14 +46,61 @@ pub async fn get(store: &Store, reference: &str) -> Result<Incident, IncidentErr
     let reference = reference.to_owned();
     store
         .read(move |conn| {
-            let row = match reference.parse::<i64>() {
-                Ok(number) => store::incidents::find_by_number(conn, number)?,
-                Err(_) => store::incidents::find(conn, &reference)?,
-            };
-            let row = row.ok_or(IncidentError::NotFound(reference))?;
+            let row = find(conn, &reference)?.ok_or(IncidentError::NotFound(reference))?;
             Ok(with_timelines(conn, vec![row])?.remove(0))
         })
         .await
+}
+
+/// Applies a patch (`PATCH /api/v1/incidents/{id}`): all of it, or nothing when any operation
+/// is invalid.
+pub async fn patch(
+    store: &Store,
+    engine: &DeliveryEngine,
+    reference: &str,
+    input: PatchInput,
+    actor: &str,
+) -> Result<Incident, IncidentError> {
+    let checked = input.operations.check()?;
+    let (reference, actor, engine_tx) = (reference.to_owned(), actor.to_owned(), engine.clone());
+    let patched = store
+        .write_retrying(move |conn| {
+            store::incidents::lock_for_changes(conn)?;
+            let row = find(conn, &reference)?
+                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+            Ok::<_, IncidentError>(patch::apply(
+                conn,
+                &engine_tx,
+                row,
+                &checked,
+                &actor,
+                now_millis(),
+            )?)
+        })
+        .await?;
+    for deliveries in patched.deliveries {
+        engine.start(deliveries);
+    }
+    Ok(patched.incident)
+}
+
+impl From<PatchError> for IncidentError {
+    fn from(error: PatchError) -> Self {
+        match error {
+            PatchError::DedupKeyTaken(_) => {
+                Invalid::new("operations.appendIntent.intent", error.to_string()).into()
+            }
+            PatchError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// An incident row by id (`inc_…`) or by number.
+fn find(conn: &mut AnyConnection, reference: &str) -> Result<Option<IncidentRow>, StoreError> {
+    match reference.parse::<i64>() {
+        Ok(number) => store::incidents::find_by_number(conn, number),
+        Err(_) => store::incidents::find(conn, reference),
+    }
 }
 
 /// Newest first, narrowed by `filter`; values of `status` and `severity` are checked.

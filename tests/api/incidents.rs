@@ -263,3 +263,79 @@ backend_tests! {
         assert_eq!(expect_error(bad, 422, "validation_failed").await["field"], "filter.severities[0]");
     }
 }
+
+async fn patch(app: &TestApp, reference: &str, operations: Value) -> reqwest::Response {
+    app.admin(Method::PATCH, &format!("/api/v1/incidents/{reference}"))
+        .json(&json!({"operations": operations}))
+        .send()
+        .await
+        .unwrap()
+}
+
+backend_tests! {
+    async fn patches_in_all_quiets_format_apply_whole_or_not_at_all(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let target = receiver(&Script::new(vec![status(200)])).await;
+        app.create_webhook(json!({"name": "ops", "endpoint": {"url": target.uri()}, "events": ["incident.*"]})).await;
+        alert_ok(&app, ADMIN, trigger("web-1/cpu", "CPU high")).await;
+
+        let invalid = [
+            json!({"appendIntent": {"intent": "Commented"}}),
+            json!({"appendIntent": {"intent": "Exploded"}}),
+            json!({"changeSeverity": {"severity": "Apocalyptic"}, "appendIntent": {"intent": "Resolved"}}),
+            json!({"addAttributes": {"attributes": [{"name": " ", "value": "x"}]}}),
+            json!({"renameIncident": {}}),
+            json!({}),
+        ];
+        for operations in invalid {
+            let response = patch(&app, "1", operations.clone()).await;
+            assert_eq!(response.status(), 422, "{operations}");
+        }
+        assert_eq!(app.get_json("/api/v1/incidents/1").await["timeline"].as_array().unwrap().len(), 1, "nothing applied");
+
+        let patched = expect_json(patch(&app, "1", json!({
+            "addAttributes": {"attributes": [{"name": "Ticket", "value": "https://t.example/T-9", "isImage": false, "hideInPreviews": true}]},
+            "upsertAttributes": {"attributes": [{"name": "HOST", "value": "web-1.example"}]},
+            "changeSeverity": {"severity": "Warning"},
+            "appendIntent": {"intent": "resolved", "message": "fixed by deploy 812"}})).await, 200).await;
+        let commented = expect_json(patch(&app, "1", json!({"appendIntent": {"intent": "Commented", "message": "post-mortem on Monday"}})).await, 200).await;
+        let reopened = expect_json(patch(&app, "1", json!({"appendIntent": {"intent": "Unresolved"}})).await, 200).await;
+        let investigated = expect_json(patch(&app, "1", json!({"appendIntent": {"intent": "Investigated"}})).await, 200).await;
+        let missing = patch(&app, "99", json!({"appendIntent": {"intent": "Resolved"}})).await;
+
+        assert_eq!(patched["status"], "resolved");
+        assert_eq!(patched["severity"], "warning");
+        assert_eq!(patched["attributes"], json!([
+            {"name": "HOST", "value": "web-1.example", "is_image": false, "hide_in_previews": false},
+            {"name": "cpu", "value": "97", "is_image": false, "hide_in_previews": false},
+            {"name": "Ticket", "value": "https://t.example/T-9", "is_image": false, "hide_in_previews": true}]));
+        let intents: Vec<&str> = patched["timeline"].as_array().unwrap().iter().map(|e| e["intent"].as_str().unwrap()).collect();
+        assert_eq!(intents, ["created", "attributes", "severity", "resolved"]);
+        assert_eq!(patched["timeline"][3]["message"], "fixed by deploy 812");
+        assert_eq!(patched["timeline"][3]["actor"], "config:admin_token");
+        assert_eq!(commented["timeline"][4]["message"], "post-mortem on Monday");
+        assert_eq!(reopened["status"], "open");
+        assert!(reopened["resolved_at"].is_null());
+        assert_eq!(investigated["status"], "acknowledged");
+        expect_error(missing, 404, "not_found").await;
+
+        let requests = received(&target, 7).await;
+        let mut types: Vec<String> = requests.iter().map(|r| r.headers.get("x-switchyard-event").unwrap().to_str().unwrap().to_owned()).collect();
+        types.sort();
+        assert_eq!(types, ["incident.acknowledged", "incident.commented", "incident.created", "incident.reopened",
+                           "incident.resolved", "incident.updated", "incident.updated"]);
+    }
+
+    async fn reopening_is_refused_while_another_incident_owns_the_key(backend: Backend) {
+        let app = spawn_app(backend).await;
+        alert_ok(&app, ADMIN, trigger("k", "first")).await;
+        alert_ok(&app, ADMIN, json!({"dedup_key": "k", "action": "resolve"})).await;
+        alert_ok(&app, ADMIN, trigger("k", "second")).await;
+
+        let refused = patch(&app, "1", json!({"appendIntent": {"intent": "Unresolved"}})).await;
+
+        let error = expect_error(refused, 422, "validation_failed").await;
+        assert!(error["message"].as_str().unwrap().contains("dedup_key `k`"), "{error}");
+        assert_eq!(app.get_json("/api/v1/incidents/1").await["status"], "resolved");
+    }
+}
