@@ -18,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(list_incidents))
                 .route(web::post().to(create_incident)),
         )
+        .service(super::resource("/incidents/{id}/forward").route(web::post().to(forward_incident)))
         .service(
             super::resource("/incidents/{id}")
                 .route(web::get().to(get_incident))
@@ -116,6 +117,34 @@ pub async fn patch_incident(
         &state.engine,
         &id,
         body.0,
+        &auth.caller.actor(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(incident))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForwardInput {
+    /// The id of the webhook to forward to.
+    webhook: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/forward", tag = "incidents", request_body = ForwardInput,
+    params(("id" = String, Path, description = "The incident's id (`inc_…`) or number")),
+    security(("bearer" = [])),
+    responses((status = 200, body = Incident), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn forward_incident(
+    auth: Authorized<Admin>,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: ApiJson<ForwardInput>,
+) -> Result<HttpResponse, ApiError> {
+    let incident = incidents::forward(
+        &state.store,
+        &state.engine,
+        &id,
+        &body.0.webhook,
         &auth.caller.actor(),
     )
     .await?;

@@ -42,6 +42,7 @@ use super::{audit, deliveries, events, incidents, tokens, vars, webhooks};
         incidents::list_incidents,
         incidents::get_incident,
         incidents::patch_incident,
+        incidents::forward_incident,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -246,6 +246,15 @@ impl DeliveryEngine {
         self.shared.webhooks.subscribers(conn, event)
     }
 
+    /// The webhooks with these ids that exist.
+    pub fn webhooks(
+        &self,
+        conn: &mut AnyConnection,
+        ids: &[String],
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        self.shared.webhooks.get_many(conn, ids)
+    }
+
     /// Tells the claimer that deliveries may have fallen due (a retry was requested, …).
     pub fn wake(&self) {
         self.shared.wake.notify_one();

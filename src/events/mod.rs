@@ -77,9 +77,25 @@ pub fn emit(
     engine: &DeliveryEngine,
     prepared: PreparedEvent,
 ) -> Result<(Arc<EncodedEvent>, NewDeliveries), StoreError> {
+    emit_also_to(conn, engine, prepared, None)
+}
+
+/// [`emit`], and also to the webhook `also` whatever it subscribes to (a forwarded incident
+/// goes to the webhook it is forwarded to). Each webhook gets the event once.
+pub fn emit_also_to(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    prepared: PreparedEvent,
+    also: Option<&str>,
+) -> Result<(Arc<EncodedEvent>, NewDeliveries), StoreError> {
     store::events::insert(conn, &prepared.row)?;
-    let subscribers = engine.subscribers(conn, &prepared.event.event)?;
-    let deliveries = engine.create_deliveries(conn, Arc::clone(&prepared.event), subscribers)?;
+    let mut recipients = engine.subscribers(conn, &prepared.event.event)?;
+    if let Some(id) = also
+        && !recipients.iter().any(|webhook| webhook.id == id)
+    {
+        recipients.extend(engine.webhooks(conn, &[id.to_owned()])?);
+    }
+    let deliveries = engine.create_deliveries(conn, Arc::clone(&prepared.event), recipients)?;
     Ok((prepared.event, deliveries))
 }
 

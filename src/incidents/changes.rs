@@ -48,15 +48,11 @@ pub fn open(
     entry: &Entry<'_>,
 ) -> Result<Applied, StoreError> {
     store::incidents::insert(conn, &row)?;
-    record(
-        conn,
-        engine,
-        &row,
-        None,
-        Vec::new(),
-        entry,
-        "incident.created",
-    )
+    let announce = Announce {
+        event_type: "incident.created",
+        also_to: None,
+    };
+    record(conn, engine, &row, None, Vec::new(), entry, announce)
 }
 
 /// Stores `updated` in place of `current`, with an entry naming the changed fields and the
@@ -69,6 +65,44 @@ pub fn update(
     entry: &Entry<'_>,
     event_type: &str,
 ) -> Result<Applied, StoreError> {
+    let announce = Announce {
+        event_type,
+        also_to: None,
+    };
+    replace(conn, engine, current, updated, entry, announce)
+}
+
+/// [`update`] announcing `incident.forwarded`, which also goes to `webhook_id` whatever it
+/// subscribes to.
+pub fn forward(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    current: &IncidentRow,
+    updated: IncidentRow,
+    entry: &Entry<'_>,
+    webhook_id: &str,
+) -> Result<Applied, StoreError> {
+    let announce = Announce {
+        event_type: "incident.forwarded",
+        also_to: Some(webhook_id),
+    };
+    replace(conn, engine, current, updated, entry, announce)
+}
+
+/// The event a change emits, and a webhook it goes to besides the subscribers.
+struct Announce<'a> {
+    event_type: &'a str,
+    also_to: Option<&'a str>,
+}
+
+fn replace(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    current: &IncidentRow,
+    updated: IncidentRow,
+    entry: &Entry<'_>,
+    announce: Announce<'_>,
+) -> Result<Applied, StoreError> {
     let changes = diff(&tracked(current), &tracked(&updated));
     store::incidents::update(conn, &updated)?;
     record(
@@ -78,7 +112,7 @@ pub fn update(
         Some(current),
         changes,
         entry,
-        event_type,
+        announce,
     )
 }
 
@@ -89,7 +123,7 @@ fn record(
     previous: Option<&IncidentRow>,
     changes: Vec<Change>,
     entry: &Entry<'_>,
-    event_type: &str,
+    announce: Announce<'_>,
 ) -> Result<Applied, StoreError> {
     let changes_json =
         serde_json::to_string(&changes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -111,13 +145,13 @@ fn record(
         None => None,
     };
     let prepared = events::prepare(NewEvent {
-        event_type: event_type.to_owned(),
+        event_type: announce.event_type.to_owned(),
         subject: Some(row.id.clone()),
         data: incident.to_value(),
         previous,
         changes: (!changes.is_empty()).then(|| serde_json::to_value(&changes).unwrap_or_default()),
     })?;
-    let (_, deliveries) = events::emit(conn, engine, prepared)?;
+    let (_, deliveries) = events::emit_also_to(conn, engine, prepared, announce.also_to)?;
     Ok(Applied {
         incident,
         deliveries,

@@ -50,6 +50,10 @@ pub struct WebhookSpec {
     /// Which incident events pass: severities, statuses, sources, attribute conditions.
     #[serde(default)]
     pub filter: Filter,
+    /// When incident events reach this webhook: always, or only once an incident is forwarded
+    /// to it (every later event, or just the snapshot at that moment).
+    #[serde(default)]
+    pub forwarding: Forwarding,
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
 }
@@ -81,6 +85,18 @@ pub enum Format {
     TeamsAdaptive,
     /// `body_template` renders the body.
     Custom,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Forwarding {
+    /// Every matching incident event.
+    #[default]
+    Always,
+    /// Nothing until the incident is forwarded to this webhook, then every matching event.
+    AfterForwarding,
+    /// Only the snapshot sent when the incident is forwarded to this webhook.
+    OnlyOnForwarding,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,9 +134,23 @@ impl Webhook {
         if !event.event_type.starts_with("incident.") {
             return true;
         }
-        self.filter
-            .as_ref()
-            .is_ok_and(|filter| filter.accepts_incident(&event.data))
+        let forwarded_here = || {
+            event
+                .data
+                .get("forwarded_to")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(self.id.as_str())))
+        };
+        let in_mode = match self.spec.forwarding {
+            Forwarding::Always => true,
+            Forwarding::AfterForwarding => forwarded_here(),
+            Forwarding::OnlyOnForwarding => false,
+        };
+        in_mode
+            && self
+                .filter
+                .as_ref()
+                .is_ok_and(|filter| filter.accepts_incident(&event.data))
     }
 
     pub fn subscribes_to(&self, event_type: &str) -> bool {

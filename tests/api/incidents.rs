@@ -244,24 +244,30 @@ backend_tests! {
         alert_ok(&app, ADMIN, json!({"dedup_key": "a", "action": "resolve"})).await;
         app.post_event(json!({"type": "object.created", "data": {"id": 1}})).await;
 
-        let delivered = |webhook: String| {
-            let app = &app;
-            async move {
-                let page = app.get_json(&format!("/api/v1/deliveries?webhook={webhook}")).await;
-                let mut types = Vec::new();
-                for delivery in page["items"].as_array().unwrap() {
-                    let event = app.get_json(&format!("/api/v1/events/{}", delivery["event_id"].as_str().unwrap())).await;
-                    types.push(event["type"].as_str().unwrap().to_owned());
-                }
-                types.sort();
-                types
-            }
-        };
-        assert_eq!(delivered(critical_prod).await, ["incident.created", "incident.resolved", "object.created"]);
-        assert_eq!(delivered(rmm_warnings).await, ["incident.created"]);
-        assert_eq!(delivered(db_or_hot).await, ["incident.created", "incident.created"]);
+        assert_eq!(delivered_types(&app, &critical_prod).await, ["incident.created", "incident.resolved", "object.created"]);
+        assert_eq!(delivered_types(&app, &rmm_warnings).await, ["incident.created"]);
+        assert_eq!(delivered_types(&app, &db_or_hot).await, ["incident.created", "incident.created"]);
         assert_eq!(expect_error(bad, 422, "validation_failed").await["field"], "filter.severities[0]");
     }
+}
+
+/// The types of the events delivered to a webhook, sorted.
+async fn delivered_types(app: &TestApp, webhook: &str) -> Vec<String> {
+    let page = app
+        .get_json(&format!("/api/v1/deliveries?webhook={webhook}"))
+        .await;
+    let mut types = Vec::new();
+    for delivery in page["items"].as_array().unwrap() {
+        let event = app
+            .get_json(&format!(
+                "/api/v1/events/{}",
+                delivery["event_id"].as_str().unwrap()
+            ))
+            .await;
+        types.push(event["type"].as_str().unwrap().to_owned());
+    }
+    types.sort();
+    types
 }
 
 async fn patch(app: &TestApp, reference: &str, operations: Value) -> reqwest::Response {
@@ -337,5 +343,46 @@ backend_tests! {
         let error = expect_error(refused, 422, "validation_failed").await;
         assert!(error["message"].as_str().unwrap().contains("dedup_key `k`"), "{error}");
         assert_eq!(app.get_json("/api/v1/incidents/1").await["status"], "resolved");
+    }
+}
+
+backend_tests! {
+    async fn forwarding_modes_decide_which_incident_events_a_webhook_gets(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let target = receiver(&Script::new(vec![status(200)])).await;
+        let hook = |name: &str, events: Value, forwarding: &str| {
+            json!({"name": name, "endpoint": {"url": target.uri()}, "events": events, "forwarding": forwarding})
+        };
+        let always = app.create_webhook(hook("always", json!(["incident.*"]), "always")).await;
+        let after = app.create_webhook(hook("after", json!(["incident.*"]), "after_forwarding")).await;
+        let only = app.create_webhook(hook("only", json!(["incident.*"]), "only_on_forwarding")).await;
+        let objects = app.create_webhook(hook("objects", json!(["object.*"]), "always")).await;
+        alert_ok(&app, ADMIN, trigger("web-1/cpu", "CPU high")).await;
+        let forward = |webhook: &str| {
+            app.admin(Method::POST, "/api/v1/incidents/1/forward").json(&json!({"webhook": webhook})).send()
+        };
+
+        expect_json(forward(&after).await.unwrap(), 200).await;
+        expect_json(forward(&only).await.unwrap(), 200).await;
+        let forwarded = expect_json(forward(&objects).await.unwrap(), 200).await;
+        let unknown = forward("whk_nothing").await.unwrap();
+        let no_incident = app.admin(Method::POST, "/api/v1/incidents/9/forward").json(&json!({"webhook": always})).send().await.unwrap();
+        alert_ok(&app, ADMIN, json!({"dedup_key": "web-1/cpu", "action": "resolve"})).await;
+
+        assert_eq!(forwarded["forwarded_to"], json!([after, only, objects]));
+        let intents: Vec<&str> = forwarded["timeline"].as_array().unwrap().iter().map(|e| e["intent"].as_str().unwrap()).collect();
+        assert_eq!(intents, ["created", "forwarded", "forwarded", "forwarded"]);
+        assert_eq!(forwarded["timeline"][3]["message"], "to objects");
+        assert_eq!(expect_error(unknown, 422, "validation_failed").await["field"], "webhook");
+        expect_error(no_incident, 404, "not_found").await;
+        let forwarded_event = "incident.forwarded";
+        assert_eq!(delivered_types(&app, &always).await,
+                   ["incident.created", forwarded_event, forwarded_event, forwarded_event, "incident.resolved"]);
+        assert_eq!(delivered_types(&app, &after).await, [forwarded_event, forwarded_event, forwarded_event, "incident.resolved"]);
+        assert_eq!(delivered_types(&app, &only).await, [forwarded_event]);
+        assert_eq!(delivered_types(&app, &objects).await, [forwarded_event]);
+        let page = app.get_json(&format!("/api/v1/deliveries?webhook={only}")).await;
+        let snapshot = app.get_json(&format!("/api/v1/events/{}", page["items"][0]["event_id"].as_str().unwrap())).await;
+        assert_eq!(snapshot["data"]["timeline"].as_array().unwrap().len(), 3, "the snapshot carries the timeline");
     }
 }
