@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{self, AppState, BodyLimit};
 use crate::config::Config;
 use crate::delivery::{DeliveryEngine, DeliveryRunner};
+use crate::incidents::AnswerPatches;
 use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
 use crate::store::{Store, StoreError};
@@ -95,6 +96,7 @@ impl Application {
         let globals = GlobalsSource::new(env_allow, Arc::clone(&vars));
         let (engine, deliveries) =
             DeliveryEngine::new(store.clone(), clients, globals, &config, metrics.registry())?;
+        engine.handle_answers_with(Arc::new(AnswerPatches::new(store.clone())));
         let state = web::Data::new(AppState {
             authenticator: Authenticator::new(store.clone(), config.admin_token.as_ref()),
             store,

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::outcome::{self, Outcome};
 use super::render::{Target, build_request, render};
 use super::retry::{Verdict, judge_answer, judge_error, next_delay, random_unit, retry_after};
-use super::{Job, LEASE_MARGIN_MS, Shared};
+use super::{Answer, DeliveryEngine, Job, LEASE_MARGIN_MS, Shared};
 use crate::outbound::display::LOGGED_BODY_BYTES;
 use crate::outbound::{OutboundRequest, OutboundResponse, SendError};
 use crate::store::deliveries::{AttemptRow, FAILED, PENDING, SUCCEEDED, StateChange};
@@ -27,9 +27,33 @@ pub async fn run(shared: Arc<Shared>, job: Job) {
     }
 }
 
+/// A successful answer to an incident event, from a webhook that may patch incidents, goes to
+/// the answer handler; what it did is returned for the attempt's record.
+async fn act_on_answer(
+    shared: &Arc<Shared>,
+    job: &Job,
+    response: &OutboundResponse,
+) -> Option<Value> {
+    let event = &job.event.event;
+    if !job.webhook.spec.incident_updates || !event.event_type.starts_with("incident.") {
+        return None;
+    }
+    let handler = shared.answers.get()?;
+    let answer = Answer {
+        delivery_id: job.delivery_id.clone(),
+        incident_id: event.subject.clone()?,
+        webhook_name: job.webhook.spec.name.clone(),
+        body: response.body.clone(),
+    };
+    let engine = DeliveryEngine {
+        shared: Arc::clone(shared),
+    };
+    handler.handle(&engine, answer).await
+}
+
 /// `None` when there is nothing to record: the claim was lost to another process, or the
 /// process is stopping and gave up waiting; either way the delivery is sent again.
-async fn perform(shared: &Shared, job: Job) -> Option<Outcome> {
+async fn perform(shared: &Arc<Shared>, job: Job) -> Option<Outcome> {
     let target = Target {
         webhook: &job.webhook,
         event: &job.event,
@@ -78,7 +102,11 @@ async fn perform(shared: &Shared, job: Job) -> Option<Outcome> {
                 let pause = retry_after(&response, Utc::now()).unwrap_or(DEFAULT_429_PAUSE);
                 shared.hosts.pause(&host, pause);
             }
-            Failure::Answered(response, verdict)
+            let acted = match verdict {
+                Verdict::Succeeded => act_on_answer(shared, &job, &response).await,
+                _ => None,
+            };
+            Failure::Answered(response, verdict, acted)
         }
         Err(error) => Failure::Unsent(error),
     };
@@ -91,7 +119,8 @@ async fn perform(shared: &Shared, job: Job) -> Option<Outcome> {
 enum Failure {
     Render(String),
     Unsent(SendError),
-    Answered(OutboundResponse, Verdict),
+    /// With what acting on the answer did, if anything.
+    Answered(OutboundResponse, Verdict, Option<Value>),
 }
 
 /// Makes sure the claim outlasts the request about to be sent; `false` if it was lost to
@@ -147,13 +176,17 @@ fn finish(
             None,
         ),
         Failure::Unsent(error) => (judge_error(&error), None, Some(error.to_string()), None),
-        Failure::Answered(response, verdict) => {
+        Failure::Answered(response, verdict, acted) => {
             let error = (verdict != Verdict::Succeeded).then(|| answer_error(&response));
+            let mut shown = response.to_json(LOGGED_BODY_BYTES);
+            if let (Some(acted), Some(fields)) = (acted, shown.as_object_mut()) {
+                fields.insert("incident_update".into(), acted);
+            }
             (
                 verdict,
                 Some(i32::from(response.status)),
                 error,
-                Some(response),
+                Some(shown),
             )
         }
     };
@@ -180,9 +213,7 @@ fn finish(
         request: request
             .map_or_else(|| json!({}), |request| request.to_json(LOGGED_BODY_BYTES))
             .to_string(),
-        response: response
-            .as_ref()
-            .map(|r| r.to_json(LOGGED_BODY_BYTES).to_string()),
+        response: response.map(|shown| shown.to_string()),
         error: error.clone(),
     };
     let change = StateChange {

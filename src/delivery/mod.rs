@@ -6,6 +6,7 @@
 //! (no polling on the fast path); the claimer picks up everything else that falls due: retries,
 //! overflow, and the claims of a process that died, once their lease ends.
 
+mod answers;
 mod attempt;
 mod claimer;
 mod hosts;
@@ -17,8 +18,8 @@ mod prune;
 pub mod render;
 pub mod retry;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -26,6 +27,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use answers::{Answer, AnswerHandler};
 pub use prune::{prune_before, prune_once};
 
 use crate::config::Config;
@@ -86,6 +88,8 @@ struct Shared {
     claimer_needs_room: AtomicBool,
     webhooks: WebhookCache,
     globals: GlobalsSource,
+    /// Set once at start when incidents are wired in.
+    answers: OnceLock<Arc<dyn AnswerHandler>>,
     metrics: DeliveryMetrics,
     retention_days: u32,
 }
@@ -141,6 +145,7 @@ impl DeliveryEngine {
             claimer_needs_room: AtomicBool::new(false),
             webhooks: WebhookCache::default(),
             globals,
+            answers: OnceLock::new(),
             metrics: DeliveryMetrics::new(registry)?,
             retention_days: config.retention.deliveries_days,
         });
@@ -156,6 +161,11 @@ impl DeliveryEngine {
 
     pub fn default_timeout_ms(&self) -> u64 {
         self.shared.default_timeout_ms
+    }
+
+    /// Who acts on answers of webhooks with `incident_updates`; set once, at start.
+    pub fn handle_answers_with(&self, handler: Arc<dyn AnswerHandler>) {
+        let _ = self.shared.answers.set(handler);
     }
 
     /// What templates read besides the event, as of now.

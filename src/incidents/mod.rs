@@ -1,11 +1,13 @@
 //! Incidents (SPEC §4): opened by alerts or directly, changed with a timeline that records who
 //! changed what, and announced to webhooks as events in the same transaction as each change.
 
+mod answers;
 mod changes;
 mod intake;
 mod model;
 mod patch;
 
+pub use answers::AnswerPatches;
 pub use intake::{
     AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,
 };

@@ -3,7 +3,7 @@
 use diesel::expression_methods::EscapeExpressionMethods;
 use diesel::prelude::*;
 
-use super::schema::{counters, incident_timeline, incidents};
+use super::schema::{answer_patches, counters, incident_timeline, incidents};
 use super::{AnyConnection, Page, PageRequest, StoreError};
 use crate::on_backend;
 
@@ -198,4 +198,22 @@ pub fn timelines(
         .order((incident_timeline::incident_id, incident_timeline::id))
         .select(TimelineRow::as_select())
         .load(conn)?)
+}
+
+/// Records that the answer to `delivery_id` patched `incident_id`; `false` if one already did.
+pub fn mark_answer_applied(
+    conn: &mut AnyConnection,
+    delivery_id: &str,
+    incident_id: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let inserted = on_backend!(conn, |c| diesel::insert_into(answer_patches::table)
+        .values((
+            answer_patches::delivery_id.eq(delivery_id),
+            answer_patches::incident_id.eq(incident_id),
+            answer_patches::applied_at.eq(now),
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted > 0)
 }

@@ -117,6 +117,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    answer_patches (delivery_id) {
+        delivery_id -> Text,
+        incident_id -> Text,
+        applied_at -> BigInt,
+    }
+}
+
 diesel::joinable!(incident_timeline -> incidents (incident_id));
 diesel::joinable!(deliveries -> events (event_id));
 diesel::joinable!(deliveries -> webhooks (webhook_id));
@@ -133,6 +141,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     incidents,
     incident_timeline,
     counters,
+    answer_patches,
 );
 
 diesel::table! {

@@ -54,6 +54,9 @@ pub struct WebhookSpec {
     /// to it (every later event, or just the snapshot at that moment).
     #[serde(default)]
     pub forwarding: Forwarding,
+    /// An answer to an incident event may patch that incident (All Quiet's `operations`).
+    #[serde(default)]
+    pub incident_updates: bool,
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
 }

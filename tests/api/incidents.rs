@@ -10,7 +10,7 @@ use switchyard::store::schema::incidents;
 
 use crate::backend_tests;
 use crate::helpers::{
-    ADMIN_TOKEN as ADMIN, TestApp, expect_error, expect_json, received, spawn_app,
+    ADMIN_TOKEN as ADMIN, TestApp, expect_error, expect_json, received, settled, spawn_app,
     spawn_app_reaching_loopback,
 };
 use crate::receiver::{Script, receiver, status};
@@ -384,5 +384,54 @@ backend_tests! {
         let page = app.get_json(&format!("/api/v1/deliveries?webhook={only}")).await;
         let snapshot = app.get_json(&format!("/api/v1/events/{}", page["items"][0]["event_id"].as_str().unwrap())).await;
         assert_eq!(snapshot["data"]["timeline"].as_array().unwrap().len(), 3, "the snapshot carries the timeline");
+    }
+}
+
+backend_tests! {
+    async fn a_webhook_answer_patches_its_incident_once(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let answer = json!({"operations": {
+            "appendIntent": {"intent": "Commented", "message": "ticket T-9 opened"},
+            "addAttributes": {"attributes": [{"name": "Ticket", "value": "https://t.example/T-9"}]}}});
+        let ticketing = receiver(&Script::new(vec![status(200).set_body_json(answer)])).await;
+        let broken = receiver(&Script::new(vec![status(200).set_body_json(json!({"operations": {"appendIntent": {"intent": "Shrugged"}}}))])).await;
+        let ignored = receiver(&Script::new(vec![status(200).set_body_json(json!({"operations": {"changeSeverity": {"severity": "info"}}}))])).await;
+        let hook = |name: &str, url: String, updates: bool| {
+            json!({"name": name, "endpoint": {"url": url}, "events": ["incident.created"], "incident_updates": updates})
+        };
+        let ticketing_id = app.create_webhook(hook("ticketing", ticketing.uri(), true)).await;
+        let broken_id = app.create_webhook(hook("broken", broken.uri(), true)).await;
+        let ignored_id = app.create_webhook(hook("ignored", ignored.uri(), false)).await;
+
+        let opened = alert_ok(&app, ADMIN, trigger("web-1/cpu", "CPU high")).await;
+        let event_id = app.get_json(&format!("/api/v1/deliveries?webhook={ticketing_id}")).await["items"][0]["event_id"].as_str().unwrap().to_owned();
+        let deliveries = app.deliveries_of(&event_id, settled).await;
+        let of = |webhook: &str| deliveries.iter().find(|d| d["webhook_id"] == webhook).unwrap().clone();
+        let first = of(&ticketing_id);
+        let retried = app.admin(Method::POST, &format!("/api/v1/deliveries/{}/retry", first["id"].as_str().unwrap())).send().await.unwrap();
+        assert!(retried.status().is_success());
+        received(&ticketing, 2).await;
+        let again = loop {
+            let delivery = app.get_json(&format!("/api/v1/deliveries/{}", first["id"].as_str().unwrap())).await;
+            if delivery["attempt_log"].as_array().unwrap().len() == 2 && delivery["status"] != "pending" {
+                break delivery;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+
+        let incident = app.get_json(&format!("/api/v1/incidents/{}", opened["incident"]["id"].as_str().unwrap())).await;
+        let intents: Vec<&str> = incident["timeline"].as_array().unwrap().iter().map(|e| e["intent"].as_str().unwrap()).collect();
+        assert_eq!(intents, ["created", "attributes", "commented"], "applied once, not per answer");
+        assert_eq!(incident["timeline"][2]["actor"], "webhook:ticketing");
+        assert_eq!(incident["attributes"].as_array().unwrap().iter().filter(|a| a["name"] == "Ticket").count(), 1);
+        assert_eq!(incident["severity"], "critical", "a webhook without incident_updates patches nothing");
+        assert_eq!(first["attempt_log"][0]["response"]["incident_update"]["applied"], true);
+        let repeated = &again["attempt_log"][1]["response"]["incident_update"];
+        assert_eq!(repeated, &json!({"applied": false, "reason": "already applied for this delivery"}));
+        let refused = of(&broken_id);
+        assert_eq!(refused["status"], "succeeded");
+        let reason = refused["attempt_log"][0]["response"]["incident_update"]["reason"].as_str().unwrap();
+        assert!(reason.contains("operations.appendIntent.intent"), "{reason}");
+        assert!(of(&ignored_id)["attempt_log"][0]["response"].get("incident_update").is_none());
     }
 }

@@ -1,0 +1,84 @@
+//! Patches carried by webhook answers (SPEC §4.4): a webhook with `incident_updates` that
+//! answers an incident event with All Quiet's `operations` patches that incident — once per
+//! delivery, however often the delivery is retried or the answer repeated.
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::patch::{self, Operations, Patch};
+use super::{Incident, IncidentError, find};
+use crate::delivery::{Answer, AnswerHandler, DeliveryEngine};
+use crate::store::{self, Store};
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+pub struct AnswerPatches {
+    store: Store,
+}
+
+impl AnswerPatches {
+    pub fn new(store: Store) -> Self {
+        Self { store }
+    }
+}
+
+impl AnswerHandler for AnswerPatches {
+    fn handle<'a>(
+        &'a self,
+        engine: &'a DeliveryEngine,
+        answer: Answer,
+    ) -> BoxFuture<'a, Option<Value>> {
+        Box::pin(async move {
+            let body: Value = serde_json::from_slice(&answer.body).ok()?;
+            let operations = body.get("operations")?.clone();
+            let checked = serde_json::from_value::<Operations>(operations)
+                .map_err(|error| Invalid::new("operations", error.to_string()))
+                .and_then(Operations::check);
+            let outcome = match checked {
+                Ok(patch) => patch_once(&self.store, engine, &answer, patch).await,
+                Err(invalid) => Err(invalid.into()),
+            };
+            Some(match outcome {
+                Ok(Some(incident)) => {
+                    json!({"applied": true, "incident": incident.id, "status": incident.status})
+                }
+                Ok(None) => {
+                    json!({"applied": false, "reason": "already applied for this delivery"})
+                }
+                Err(error) => json!({"applied": false, "reason": error.to_string()}),
+            })
+        })
+    }
+}
+
+/// Applies the patch and marks the delivery's answer as applied, in one transaction; `None`
+/// if an earlier answer to the same delivery was applied already.
+async fn patch_once(
+    store: &Store,
+    engine: &DeliveryEngine,
+    answer: &Answer,
+    patch: Patch,
+) -> Result<Option<Incident>, IncidentError> {
+    let (answer, engine_tx) = (answer.clone(), engine.clone());
+    let patched = store
+        .write_retrying(move |conn| {
+            store::incidents::lock_for_changes(conn)?;
+            let now = now_millis();
+            let row = find(conn, &answer.incident_id)?
+                .ok_or_else(|| IncidentError::NotFound(answer.incident_id.clone()))?;
+            if !store::incidents::mark_answer_applied(conn, &answer.delivery_id, &row.id, now)? {
+                return Ok(None);
+            }
+            let actor = format!("webhook:{}", answer.webhook_name);
+            Ok::<_, IncidentError>(Some(patch::apply(
+                conn, &engine_tx, row, &patch, &actor, now,
+            )?))
+        })
+        .await?;
+    Ok(patched.map(|patched| {
+        for deliveries in patched.deliveries {
+            engine.start(deliveries);
+        }
+        patched.incident
+    }))
+}
