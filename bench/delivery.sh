@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end delivery benchmark (issue 3): durable deliveries a second from client send to
 # receiver arrival, on SQLite and PostgreSQL (one and two processes), intake alone, and latency
-# at 20 events a second. Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|all]
+# at 20 events a second; and alerts accepted a second (issue 6).
+# Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|alerts|all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=${SWITCHYARD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -50,6 +51,10 @@ case $scenario in postgres2|all) run "PostgreSQL, two processes, $EVENTS events 
 case $scenario in intake|all)
     run "SQLite intake only (no webhook)" "sqlite://$WORK/b.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --no-webhook
     run "PostgreSQL intake only (no webhook)" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --no-webhook;;
+esac
+case $scenario in alerts|all)
+    run "SQLite alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "sqlite://$WORK/d.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000
+    run "PostgreSQL alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000;;
 esac
 case $scenario in latency|all)
     run "SQLite latency at 20 events/s" "sqlite://$WORK/c.db" 1 --events 600 --rate 20

@@ -7,6 +7,9 @@
 //!                  [--down-receiver] the receiver is down for maintenance (503 with
 //!                                    Retry-After: 3600); do not wait for arrivals, which
 //!                                    leaves the whole load pending in the queue
+//!                  [--alerts K]      post alerts (`trigger`, over K dedup keys: K incidents
+//!                                    opened, the rest occurrences) to /api/v1/alerts with a
+//!                                    webhook on `incident.*`; report acceptance only
 //!
 //! It prints accepted events a second (client side), delivered a second (first send to last
 //! arrival), and the latency from each event's send to its arrival at the receiver.
@@ -26,6 +29,8 @@ struct Options {
     rate: Option<f64>,
     webhook: bool,
     down_receiver: bool,
+    /// Post alerts over this many dedup keys instead of events.
+    alert_keys: Option<usize>,
 }
 
 fn options() -> Options {
@@ -38,6 +43,7 @@ fn options() -> Options {
         rate: None,
         webhook: true,
         down_receiver: false,
+        alert_keys: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -49,6 +55,7 @@ fn options() -> Options {
             "--rate" => options.rate = Some(value().parse().expect("--rate")),
             "--no-webhook" => options.webhook = false,
             "--down-receiver" => options.down_receiver = true,
+            "--alerts" => options.alert_keys = Some(value().parse().expect("--alerts")),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -118,8 +125,12 @@ async fn main() {
         .build()
         .unwrap();
     if options.webhook {
-        let spec =
-            json!({"name": "bench", "endpoint": {"url": receiver_url}, "events": ["x.bench"]});
+        let events = if options.alert_keys.is_some() {
+            "incident.*"
+        } else {
+            "x.bench"
+        };
+        let spec = json!({"name": "bench", "endpoint": {"url": receiver_url}, "events": [events]});
         let response = client
             .post(format!("{}/api/v1/webhooks", options.servers[0]))
             .bearer_auth(&options.token)
@@ -147,10 +158,11 @@ async fn main() {
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let (client, next, sent_at) = (client.clone(), Arc::clone(&next), Arc::clone(&sent_at));
-        let (servers, token, events) = (
+        let (servers, token, events, alert_keys) = (
             options.servers.clone(),
             options.token.clone(),
             options.events,
+            options.alert_keys,
         );
         tasks.push(tokio::spawn(async move {
             let mut pacing = interval.map(tokio::time::interval);
@@ -163,10 +175,14 @@ async fn main() {
                     pacing.tick().await;
                 }
                 let server = &servers[seq % servers.len()];
-                let body = json!({"type": "x.bench", "data": {"seq": seq}});
+                let (path, body) = match alert_keys {
+                    Some(keys) => ("alerts", json!({"dedup_key": format!("host-{}/cpu", seq % keys), "action": "trigger",
+                        "title": "CPU high", "severity": "critical", "source": "bench", "attributes": {"seq": seq}})),
+                    None => ("events", json!({"type": "x.bench", "data": {"seq": seq}})),
+                };
                 sent_at.lock().unwrap()[seq] = Some(Instant::now());
                 let response = client
-                    .post(format!("{server}/api/v1/events"))
+                    .post(format!("{server}/api/v1/{path}"))
                     .bearer_auth(&token)
                     .json(&body)
                     .send()
@@ -188,7 +204,7 @@ async fn main() {
         workers,
         options.servers.len()
     );
-    if !options.webhook || options.down_receiver {
+    if !options.webhook || options.down_receiver || options.alert_keys.is_some() {
         receiver_handle.stop(false).await;
         return;
     }

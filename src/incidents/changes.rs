@@ -11,6 +11,9 @@ use crate::ids::new_id;
 use crate::store::incidents::{IncidentRow, TimelineRow};
 use crate::store::{self, AnyConnection, StoreError};
 
+/// Timeline entries an incident event carries (all of them for `incident.forwarded`).
+pub const RECENT_ENTRIES: i64 = 20;
+
 /// What a change records on the timeline and announces.
 pub struct Entry<'a> {
     pub intent: &'a str,
@@ -139,7 +142,14 @@ fn record(
             changes: changes_json,
         },
     )?;
-    let incident = load_with_timeline(conn, row)?;
+    // An incident forwarded goes out whole; other events carry the latest entries, so an
+    // incident with thousands of occurrences does not make every event carry thousands.
+    let incident = if announce.also_to.is_some() {
+        load_with_timeline(conn, row)?
+    } else {
+        let recent = store::incidents::recent_timeline(conn, &row.id, RECENT_ENTRIES)?;
+        Incident::from_rows(row, &recent)?
+    };
     let previous = match previous {
         Some(previous) => Some(Incident::from_rows(previous, &[])?.to_value()),
         None => None,

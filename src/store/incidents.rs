@@ -217,3 +217,19 @@ pub fn mark_answer_applied(
         .execute(c))?;
     Ok(inserted > 0)
 }
+
+/// The latest `limit` entries of an incident's timeline, in order.
+pub fn recent_timeline(
+    conn: &mut AnyConnection,
+    incident_id: &str,
+    limit: i64,
+) -> Result<Vec<TimelineRow>, StoreError> {
+    let mut rows: Vec<TimelineRow> = incident_timeline::table
+        .filter(incident_timeline::incident_id.eq(incident_id))
+        .order(incident_timeline::id.desc())
+        .limit(limit)
+        .select(TimelineRow::as_select())
+        .load(conn)?;
+    rows.reverse();
+    Ok(rows)
+}

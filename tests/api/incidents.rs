@@ -99,7 +99,9 @@ backend_tests! {
 
         let keys = ["db-1/disk", "db-2/disk", "db-3/disk"];
 
-        let answers = join_all((0..60).map(|i| alert(&app, &rmm, trigger(keys[i % 3], "Disk full")))).await;
+        // 50 on one key, 10 on each of two others, all at once.
+        let key_of = |i: usize| keys[if i < 50 { 0 } else { 1 + i % 2 }];
+        let answers = join_all((0..70).map(|i| alert(&app, &rmm, trigger(key_of(i), "Disk full")))).await;
 
         let mut results = Vec::new();
         for answer in answers {
@@ -107,11 +109,11 @@ backend_tests! {
         }
         assert_eq!(results.iter().filter(|r| *r == "opened").count(), 3, "{results:?}");
         let mut numbers = Vec::new();
-        for key in keys {
+        for (key, occurrences) in keys.into_iter().zip([50, 10, 10]) {
             let listed = app.get_json(&format!("/api/v1/incidents?dedup_key={key}")).await;
             let items = listed["items"].as_array().unwrap();
             assert_eq!(items.len(), 1, "{key}");
-            assert_eq!(items[0]["occurrences"], 20, "{key}");
+            assert_eq!(items[0]["occurrences"], occurrences, "{key}");
             numbers.push(items[0]["number"].as_i64().unwrap());
         }
         numbers.sort();
@@ -433,5 +435,30 @@ backend_tests! {
         let reason = refused["attempt_log"][0]["response"]["incident_update"]["reason"].as_str().unwrap();
         assert!(reason.contains("operations.appendIntent.intent"), "{reason}");
         assert!(of(&ignored_id)["attempt_log"][0]["response"].get("incident_update").is_none());
+    }
+}
+
+backend_tests! {
+    async fn an_answer_can_resolve_its_incident(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let answer = json!({"operations": {"appendIntent": {"intent": "Resolved"}}});
+        let automation = receiver(&Script::new(vec![status(200).set_body_json(answer)])).await;
+        app.create_webhook(json!({"name": "auto-fix", "endpoint": {"url": automation.uri()},
+                                  "events": ["incident.created"], "incident_updates": true})).await;
+
+        let opened = alert_ok(&app, ADMIN, trigger("web-1/cpu", "CPU high")).await;
+
+        let path = format!("/api/v1/incidents/{}", opened["incident"]["id"].as_str().unwrap());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let resolved = loop {
+            let incident = app.get_json(&path).await;
+            if incident["status"] == "resolved" {
+                break incident;
+            }
+            assert!(std::time::Instant::now() < deadline, "never resolved: {incident}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
+        assert_eq!(resolved["timeline"][1]["actor"], "webhook:auto-fix");
+        assert!(resolved["resolved_at"].is_string());
     }
 }
