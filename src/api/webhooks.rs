@@ -9,6 +9,7 @@ use super::body::ApiJson;
 use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
 use crate::delivery::{self, preview};
+use crate::incidents;
 use crate::model::samples::{sample_event, sample_type_for};
 use crate::model::{EncodedEvent, Event};
 use crate::outbound::display::LOGGED_BODY_BYTES;
@@ -161,11 +162,45 @@ pub struct PreviewRequest {
     /// Use a sample event of the first type the webhook subscribes to.
     #[serde(default)]
     sample: bool,
+    /// An incident (id or number): the event is that incident as it is now, of the first
+    /// incident type the webhook subscribes to.
+    incident: Option<String>,
 }
 
-fn preview_event(request: PreviewRequest, webhook: &Webhook) -> Result<EncodedEvent, ApiError> {
-    let event = chosen_event(request, webhook)?;
+async fn preview_event(
+    state: &AppState,
+    request: PreviewRequest,
+    webhook: &Webhook,
+) -> Result<EncodedEvent, ApiError> {
+    let event = match &request.incident {
+        Some(reference) => incident_event(state, reference, webhook).await?,
+        None => chosen_event(request, webhook)?,
+    };
     EncodedEvent::encode(event).map_err(|error| ApiError::internal(&error))
+}
+
+async fn incident_event(
+    state: &AppState,
+    reference: &str,
+    webhook: &Webhook,
+) -> Result<Event, ApiError> {
+    let incident = incidents::get(&state.store, reference).await?;
+    let event_type = webhook
+        .spec
+        .events
+        .iter()
+        .map(|pattern| sample_type_for(pattern))
+        .find(|event_type| event_type.starts_with("incident."))
+        .unwrap_or("incident.created");
+    Ok(Event {
+        id: "evt_preview".into(),
+        event_type: event_type.to_owned(),
+        occurred_at: to_rfc3339(now_millis()),
+        subject: Some(incident.id.clone()),
+        data: incident.to_value(),
+        previous: None,
+        changes: None,
+    })
 }
 
 fn chosen_event(request: PreviewRequest, webhook: &Webhook) -> Result<Event, ApiError> {
@@ -202,7 +237,7 @@ pub async fn preview_request(
     body: ApiJson<PreviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let webhook = webhooks::get(&state.store, &id).await?;
-    let event = preview_event(body.0, &webhook)?;
+    let event = preview_event(&state, body.0, &webhook).await?;
     let request = preview::build(&webhook, &event, &state.engine.globals())
         .map_err(|error| ApiError::validation(error.field(), error))?;
     Ok(HttpResponse::Ok().json(json!({ "request": request.to_json(usize::MAX) })))
@@ -217,7 +252,7 @@ pub async fn test_request(
     body: ApiJson<PreviewRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let webhook = webhooks::get(&state.store, &id).await?;
-    let event = preview_event(body.0, &webhook)?;
+    let event = preview_event(&state, body.0, &webhook).await?;
     let engine = &state.engine;
     let result = preview::send_test(
         engine.clients(),

@@ -462,3 +462,21 @@ backend_tests! {
         assert!(resolved["resolved_at"].is_string());
     }
 }
+
+backend_tests! {
+    async fn a_webhook_previews_a_real_incident(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        alert_ok(&app, ADMIN, trigger("web-1/cpu", "CPU \"high\" on web-1")).await;
+        let id = app.create_webhook(json!({"name": "chat", "endpoint": {"url": "http://127.0.0.1:9/x"},
+            "events": ["incident.resolved"], "format": "custom",
+            "body_template": "{\"text\": \"#{{incident.number}} {{incident.title}} ({{event.type}}, {{len incident.timeline}} entries)\"}"})).await;
+        let preview = |body: Value| app.admin(Method::POST, &format!("/api/v1/webhooks/{id}/preview")).json(&body).send();
+
+        let shown = expect_json(preview(json!({"incident": "1"})).await.unwrap(), 200).await;
+        let missing = preview(json!({"incident": "99"})).await.unwrap();
+
+        let body: Value = serde_json::from_str(shown["request"]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["text"], "#1 CPU \"high\" on web-1 (incident.resolved, 1 entries)");
+        expect_error(missing, 404, "not_found").await;
+    }
+}
