@@ -84,16 +84,16 @@ pub fn next_number(conn: &mut AnyConnection) -> Result<i64, StoreError> {
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &IncidentRow) -> Result<(), StoreError> {
-    diesel::insert_into(incidents::table)
+    on_backend!(conn, |c| diesel::insert_into(incidents::table)
         .values(row)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
 pub fn update(conn: &mut AnyConnection, row: &IncidentRow) -> Result<(), StoreError> {
-    diesel::update(incidents::table.find(&row.id))
+    on_backend!(conn, |c| diesel::update(incidents::table.find(&row.id))
         .set(row)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -182,9 +182,9 @@ fn like_pattern(text: &str) -> String {
 }
 
 pub fn insert_entry(conn: &mut AnyConnection, row: &TimelineRow) -> Result<(), StoreError> {
-    diesel::insert_into(incident_timeline::table)
+    on_backend!(conn, |c| diesel::insert_into(incident_timeline::table)
         .values(row)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
@@ -224,12 +224,12 @@ pub fn recent_timeline(
     incident_id: &str,
     limit: i64,
 ) -> Result<Vec<TimelineRow>, StoreError> {
-    let mut rows: Vec<TimelineRow> = incident_timeline::table
+    let mut rows: Vec<TimelineRow> = on_backend!(conn, |c| incident_timeline::table
         .filter(incident_timeline::incident_id.eq(incident_id))
         .order(incident_timeline::id.desc())
         .limit(limit)
         .select(TimelineRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     rows.reverse();
     Ok(rows)
 }
