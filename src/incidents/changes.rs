@@ -12,7 +12,7 @@ use crate::store::incidents::{IncidentRow, TimelineRow};
 use crate::store::{self, AnyConnection, StoreError};
 
 /// Timeline entries an incident event carries (all of them for `incident.forwarded`).
-pub const RECENT_ENTRIES: i64 = 20;
+pub const RECENT_ENTRIES: i64 = 5;
 
 /// What a change records on the timeline and announces.
 pub struct Entry<'a> {
