@@ -178,7 +178,7 @@ pub async fn create(
             }
         })
         .await?;
-    Ok(started(engine, applied))
+    answer(store, engine, applied).await
 }
 
 /// Takes the next number and inserts, in a savepoint: if the dedup key turns out to be taken
@@ -268,11 +268,24 @@ pub async fn alert(
             }
         })
         .await?;
+    // Alerts come from machines, many a second: the answer carries the incident as its event
+    // does (the latest timeline entries), without reading it again.
     let incident = match applied {
         Some(applied) => started(engine, applied),
         None => get_unresolved_or_latest(store, &input.dedup_key).await?,
     };
     Ok((result, incident))
+}
+
+/// Starts the change's deliveries and reads the incident whole for the API's answer (the
+/// event carries only the latest timeline entries). Read on the pool, not in the writer.
+pub(super) async fn answer(
+    store: &Store,
+    engine: &DeliveryEngine,
+    applied: Applied,
+) -> Result<Incident, IncidentError> {
+    let incident = started(engine, applied);
+    super::get(store, &incident.id).await
 }
 
 type Outcome = Result<(AlertResult, Option<Applied>), IncidentError>;

@@ -83,7 +83,7 @@ pub async fn patch(
     for deliveries in patched.deliveries {
         engine.start(deliveries);
     }
-    Ok(patched.incident)
+    get(store, &patched.incident.id).await
 }
 
 /// Forwards an incident to a webhook: it joins `forwarded_to`, the timeline records it, and
@@ -136,8 +136,7 @@ pub async fn forward(
             )?)
         })
         .await?;
-    engine.start(applied.deliveries);
-    Ok(applied.incident)
+    intake::answer(store, engine, applied).await
 }
 
 impl From<PatchError> for IncidentError {

@@ -184,21 +184,25 @@ pub fn apply(
     if !patch.add.is_empty() || !patch.upsert.is_empty() {
         let mut attributes: Vec<Attribute> = serde_json::from_str(&row.attributes)
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let before = attributes.clone();
         attributes.extend(patch.add.iter().cloned());
         upsert(&mut attributes, patch.upsert.clone());
-        let text =
-            serde_json::to_string(&attributes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let updated = IncidentRow {
-            attributes: text,
-            updated_at: now,
-            ..row.clone()
-        };
-        step(
-            &mut row,
-            updated,
-            entry("attributes", ""),
-            "incident.updated",
-        )?;
+        // Upserting the values an incident already has changes nothing: no entry, no event.
+        if attributes != before {
+            let text = serde_json::to_string(&attributes)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let updated = IncidentRow {
+                attributes: text,
+                updated_at: now,
+                ..row.clone()
+            };
+            step(
+                &mut row,
+                updated,
+                entry("attributes", ""),
+                "incident.updated",
+            )?;
+        }
     }
     if let Some(severity) = patch.severity.filter(|severity| *severity != row.severity) {
         let updated = IncidentRow {

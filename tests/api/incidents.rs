@@ -309,6 +309,7 @@ backend_tests! {
         let commented = expect_json(patch(&app, "1", json!({"appendIntent": {"intent": "Commented", "message": "post-mortem on Monday"}})).await, 200).await;
         let reopened = expect_json(patch(&app, "1", json!({"appendIntent": {"intent": "Unresolved"}})).await, 200).await;
         let investigated = expect_json(patch(&app, "1", json!({"appendIntent": {"intent": "Investigated"}})).await, 200).await;
+        let same = expect_json(patch(&app, "1", json!({"upsertAttributes": {"attributes": [{"name": "cpu", "value": "97"}]}})).await, 200).await;
         let missing = patch(&app, "99", json!({"appendIntent": {"intent": "Resolved"}})).await;
 
         assert_eq!(patched["status"], "resolved");
@@ -325,6 +326,8 @@ backend_tests! {
         assert_eq!(reopened["status"], "open");
         assert!(reopened["resolved_at"].is_null());
         assert_eq!(investigated["status"], "acknowledged");
+        assert_eq!(same["timeline"], investigated["timeline"], "an upsert that changes nothing records nothing");
+        assert_eq!(investigated["timeline"].as_array().unwrap().len(), 7, "answers carry the whole timeline");
         expect_error(missing, 404, "not_found").await;
 
         let requests = received(&target, 7).await;
