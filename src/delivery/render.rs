@@ -190,3 +190,81 @@ pub fn build_request(
     }
     .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::model::samples::sample_event;
+    use crate::store::webhooks::WebhookRow;
+    use crate::webhooks::from_row;
+
+    fn webhook(spec: Value) -> Webhook {
+        from_row(&WebhookRow {
+            id: "whk_1".into(),
+            name: "a".into(),
+            active: true,
+            config: spec.to_string(),
+            created_at: 0,
+            updated_at: 0,
+        })
+        .unwrap()
+    }
+
+    fn rendered(request_template: &str) -> Result<Rendered, RenderError> {
+        let webhook = webhook(
+            json!({"name": "a", "endpoint": {"url": "https://a.example/x"},
+            "events": ["*"], "request_template": request_template}),
+        );
+        let event = EncodedEvent::encode(sample_event("object.updated")).unwrap();
+        let target = Target {
+            webhook: &webhook,
+            event: &event,
+            delivery_id: "dlv_1",
+            attempt: 1,
+        };
+        render(target, &Globals::default())
+    }
+
+    #[test]
+    fn request_templates_fill_gaps_from_the_endpoint_and_refuse_what_cannot_be_sent() {
+        let bare = rendered("{}").unwrap();
+        assert_eq!(
+            (bare.method, bare.url.as_str()),
+            (HttpMethod::Post, "https://a.example/x")
+        );
+        assert!(bare.body.bytes.is_empty() && bare.body.content_type.is_empty());
+        let method = rendered(r#"{"method": "TRACE"}"#).unwrap_err();
+        assert!(
+            method
+                .to_string()
+                .contains("`TRACE` is not a supported method"),
+            "{method}"
+        );
+        let header = rendered(r#"{"headers": {"bad name": "x"}}"#).unwrap_err();
+        assert_eq!(header.field(), "request_template");
+        let url = rendered(r#"{"url": "ftp://a.example/{{object.id}}"}"#).unwrap_err();
+        assert!(url.to_string().contains("url:"), "{url}");
+    }
+
+    #[test]
+    fn a_stored_template_that_no_longer_compiles_fails_every_render() {
+        let mut broken = webhook(
+            json!({"name": "a", "endpoint": {"url": "https://a.example/x"}, "events": ["*"]}),
+        );
+        broken.rendering = Err(crate::validation::Invalid::new(
+            "body_template",
+            "unknown helper `gone`",
+        ));
+        let event = EncodedEvent::encode(sample_event("object.updated")).unwrap();
+        let target = Target {
+            webhook: &broken,
+            event: &event,
+            delivery_id: "dlv_1",
+            attempt: 1,
+        };
+        let error = render(target, &Globals::default()).unwrap_err();
+        assert!(matches!(error, RenderError::Broken(_)), "{error:?}");
+    }
+}

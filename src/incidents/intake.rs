@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::IncidentError;
 use super::changes::{self, Applied, Entry};
+use super::lifecycle::{Intent, Transition, attributes_json, parse_attributes, transition, upsert};
 use super::model::{Attribute, Incident, parse_severity};
 use crate::delivery::DeliveryEngine;
 use crate::ids::new_id;
@@ -98,8 +99,8 @@ struct Opening {
     attributes: Vec<Attribute>,
 }
 
-fn checked_title(title: Option<&str>) -> Result<String, Invalid> {
-    let title = title.map(str::trim).unwrap_or_default();
+fn checked_title(title: &str) -> Result<String, Invalid> {
+    let title = title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(Invalid::new("title", "must be 1 to 500 characters"));
     }
@@ -115,6 +116,21 @@ fn checked_key(key: &str) -> Result<String, Invalid> {
 }
 
 impl Opening {
+    /// Checks what a caller sent and fills in the defaults.
+    fn checked(input: NewIncident) -> Result<Self, Invalid> {
+        Ok(Self {
+            title: checked_title(&input.title)?,
+            description: input.description,
+            severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
+            source: input.source.unwrap_or_else(|| DEFAULT_SOURCE.into()),
+            dedup_key: input.dedup_key.as_deref().map(checked_key).transpose()?,
+            attributes: input
+                .attributes
+                .map(AttributesInput::into_list)
+                .unwrap_or_default(),
+        })
+    }
+
     fn row(&self, now: i64) -> Result<IncidentRow, StoreError> {
         Ok(IncidentRow {
             id: new_id("inc"),
@@ -125,7 +141,7 @@ impl Opening {
             status: "open".into(),
             dedup_key: self.dedup_key.clone(),
             source: self.source.clone(),
-            attributes: to_json(&self.attributes)?,
+            attributes: attributes_json(&self.attributes)?,
             forwarded_to: "[]".into(),
             occurrences: 1,
             created_at: now,
@@ -136,10 +152,6 @@ impl Opening {
     }
 }
 
-fn to_json(attributes: &[Attribute]) -> Result<String, StoreError> {
-    serde_json::to_string(attributes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 /// Opens an incident directly (`POST /api/v1/incidents`). A dedup key already owned by an
 /// unresolved incident is a conflict.
 pub async fn create(
@@ -148,17 +160,7 @@ pub async fn create(
     input: NewIncident,
     actor: &str,
 ) -> Result<Incident, IncidentError> {
-    let opening = Opening {
-        title: checked_title(Some(&input.title))?,
-        description: input.description,
-        severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
-        source: input.source.unwrap_or_else(|| DEFAULT_SOURCE.into()),
-        dedup_key: input.dedup_key.as_deref().map(checked_key).transpose()?,
-        attributes: input
-            .attributes
-            .map(AttributesInput::into_list)
-            .unwrap_or_default(),
-    };
+    let opening = Opening::checked(input)?;
     let (engine_tx, actor) = (engine.clone(), actor.to_owned());
     let applied = store
         .write_retrying(move |conn| {
@@ -178,7 +180,7 @@ pub async fn create(
             }
         })
         .await?;
-    answer(store, engine, applied).await
+    super::answered(store, engine, &applied.incident.id, [applied.deliveries]).await
 }
 
 /// Takes the next number and inserts, in a savepoint: if the dedup key turns out to be taken
@@ -209,21 +211,14 @@ pub async fn alert(
 ) -> Result<(AlertResult, Incident), IncidentError> {
     let key = checked_key(&input.dedup_key)?;
     let opening = match input.action {
-        AlertAction::Trigger => Some(Opening {
-            title: checked_title(input.title.as_deref())?,
+        AlertAction::Trigger => Some(Opening::checked(NewIncident {
+            title: input.title.clone().unwrap_or_default(),
             description: input.message.clone().unwrap_or_default(),
-            severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
-            source: input
-                .source
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SOURCE.into()),
+            severity: input.severity.clone(),
+            source: input.source.clone(),
             dedup_key: Some(key.clone()),
-            attributes: input
-                .attributes
-                .clone()
-                .map(AttributesInput::into_list)
-                .unwrap_or_default(),
-        }),
+            attributes: input.attributes.clone(),
+        })?),
         _ => None,
     };
     let message = input.message.unwrap_or_default();
@@ -261,10 +256,20 @@ pub async fn alert(
                     }
                 }
                 (_, None, _) => Err(IncidentError::NoOpenIncident(key.clone())),
-                (AlertAction::Acknowledge, Some(current), _) => {
-                    acknowledge(conn, &engine_tx, current, &entry("acknowledged"))
-                }
-                (_, Some(current), _) => resolve(conn, &engine_tx, current, &entry("resolved")),
+                (AlertAction::Acknowledge, Some(current), _) => act(
+                    conn,
+                    &engine_tx,
+                    &current,
+                    Intent::Acknowledged,
+                    &entry("acknowledged"),
+                ),
+                (_, Some(current), _) => act(
+                    conn,
+                    &engine_tx,
+                    &current,
+                    Intent::Resolved,
+                    &entry("resolved"),
+                ),
             }
         })
         .await?;
@@ -272,20 +277,9 @@ pub async fn alert(
     // does (the latest timeline entries), without reading it again.
     let incident = match applied {
         Some(applied) => started(engine, applied),
-        None => get_unresolved_or_latest(store, &input.dedup_key).await?,
+        None => unresolved(store, &input.dedup_key).await?,
     };
     Ok((result, incident))
-}
-
-/// Starts the change's deliveries and reads the incident whole for the API's answer (the
-/// event carries only the latest timeline entries). Read on the pool, not in the writer.
-pub(super) async fn answer(
-    store: &Store,
-    engine: &DeliveryEngine,
-    applied: Applied,
-) -> Result<Incident, IncidentError> {
-    let incident = started(engine, applied);
-    super::get(store, &incident.id).await
 }
 
 type Outcome = Result<(AlertResult, Option<Applied>), IncidentError>;
@@ -297,12 +291,11 @@ fn occurrence(
     alert: &Opening,
     entry: &Entry<'_>,
 ) -> Outcome {
-    let mut attributes: Vec<Attribute> = serde_json::from_str(&current.attributes)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut attributes = parse_attributes(current)?;
     upsert(&mut attributes, alert.attributes.clone());
     let updated = IncidentRow {
         occurrences: current.occurrences + 1,
-        attributes: to_json(&attributes)?,
+        attributes: attributes_json(&attributes)?,
         updated_at: entry.at,
         ..current.clone()
     };
@@ -310,64 +303,28 @@ fn occurrence(
     Ok((AlertResult::Occurrence, Some(applied)))
 }
 
-/// Acknowledging an acknowledged incident changes nothing and announces nothing.
-fn acknowledge(
+/// Acknowledges or resolves the incident; acknowledging it again changes nothing and announces
+/// nothing.
+fn act(
     conn: &mut AnyConnection,
     engine: &DeliveryEngine,
-    current: IncidentRow,
+    current: &IncidentRow,
+    intent: Intent,
     entry: &Entry<'_>,
 ) -> Outcome {
-    if current.status == "acknowledged" {
-        return Ok((AlertResult::Acknowledged, None));
-    }
-    let updated = IncidentRow {
-        status: "acknowledged".into(),
-        acknowledged_at: Some(entry.at),
-        updated_at: entry.at,
-        ..current.clone()
+    let result = match intent {
+        Intent::Resolved => AlertResult::Resolved,
+        _ => AlertResult::Acknowledged,
     };
-    let applied = changes::update(
-        conn,
-        engine,
-        &current,
-        updated,
-        entry,
-        "incident.acknowledged",
-    )?;
-    Ok((AlertResult::Acknowledged, Some(applied)))
-}
-
-fn resolve(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
-    current: IncidentRow,
-    entry: &Entry<'_>,
-) -> Outcome {
-    let updated = IncidentRow {
-        status: "resolved".into(),
-        resolved_at: Some(entry.at),
-        updated_at: entry.at,
-        ..current.clone()
+    let Some(Transition { updated, event, .. }) = transition(intent, current, entry.at) else {
+        return Ok((result, None));
     };
-    let applied = changes::update(conn, engine, &current, updated, entry, "incident.resolved")?;
-    Ok((AlertResult::Resolved, Some(applied)))
-}
-
-/// Replaces attributes of the same name (in any case) and adds the others.
-pub(super) fn upsert(attributes: &mut Vec<Attribute>, incoming: Vec<Attribute>) {
-    for attribute in incoming {
-        match attributes
-            .iter_mut()
-            .find(|existing| existing.name.eq_ignore_ascii_case(&attribute.name))
-        {
-            Some(existing) => *existing = attribute,
-            None => attributes.push(attribute),
-        }
-    }
+    let applied = changes::update(conn, engine, current, updated, entry, event)?;
+    Ok((result, Some(applied)))
 }
 
 /// The incident an unchanged acknowledgement concerns.
-async fn get_unresolved_or_latest(store: &Store, key: &str) -> Result<Incident, IncidentError> {
+async fn unresolved(store: &Store, key: &str) -> Result<Incident, IncidentError> {
     let key = key.trim().to_owned();
     store
         .read(move |conn| {

@@ -3,24 +3,26 @@
 
 mod answers;
 mod changes;
+mod forward;
 mod intake;
+mod lifecycle;
 mod model;
 mod patch;
 
 pub use answers::AnswerPatches;
+pub use forward::forward;
 pub use intake::{
     AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,
 };
 pub use model::{Attribute, Incident, TimelineEntry, parse_severity};
-pub use patch::{Operations, Patch, PatchError, PatchInput};
+pub use patch::{Operations, Patch, PatchError, PatchInput, patch};
 
 use std::collections::HashMap;
 
-use crate::delivery::DeliveryEngine;
+use crate::delivery::{DeliveryEngine, NewDeliveries};
 use crate::model::incident_fields::STATUSES;
 use crate::store::incidents::{IncidentFilter, IncidentRow};
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError, Transient};
-use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
 #[derive(Debug, thiserror::Error)]
@@ -54,91 +56,6 @@ pub async fn get(store: &Store, reference: &str) -> Result<Incident, IncidentErr
         .await
 }
 
-/// Applies a patch (`PATCH /api/v1/incidents/{id}`): all of it, or nothing when any operation
-/// is invalid.
-pub async fn patch(
-    store: &Store,
-    engine: &DeliveryEngine,
-    reference: &str,
-    input: PatchInput,
-    actor: &str,
-) -> Result<Incident, IncidentError> {
-    let checked = input.operations.check()?;
-    let (reference, actor, engine_tx) = (reference.to_owned(), actor.to_owned(), engine.clone());
-    let patched = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
-            let row = find(conn, &reference)?
-                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
-            Ok::<_, IncidentError>(patch::apply(
-                conn,
-                &engine_tx,
-                row,
-                &checked,
-                &actor,
-                now_millis(),
-            )?)
-        })
-        .await?;
-    for deliveries in patched.deliveries {
-        engine.start(deliveries);
-    }
-    get(store, &patched.incident.id).await
-}
-
-/// Forwards an incident to a webhook: it joins `forwarded_to`, the timeline records it, and
-/// `incident.forwarded` (the incident with its timeline) goes to that webhook whatever its
-/// subscriptions — and from then on to its `after_forwarding` deliveries.
-pub async fn forward(
-    store: &Store,
-    engine: &DeliveryEngine,
-    reference: &str,
-    webhook_id: &str,
-    actor: &str,
-) -> Result<Incident, IncidentError> {
-    let (reference, webhook_id) = (reference.to_owned(), webhook_id.to_owned());
-    let (actor, engine_tx) = (actor.to_owned(), engine.clone());
-    let applied = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
-            let row = find(conn, &reference)?
-                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
-            let webhook = engine_tx
-                .webhooks(conn, std::slice::from_ref(&webhook_id))?
-                .pop()
-                .ok_or_else(|| Invalid::new("webhook", format!("no webhook `{webhook_id}`")))?;
-            let mut forwarded_to: Vec<String> = serde_json::from_str(&row.forwarded_to)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            if !forwarded_to.contains(&webhook.id) {
-                forwarded_to.push(webhook.id.clone());
-            }
-            let now = now_millis();
-            let updated = IncidentRow {
-                forwarded_to: serde_json::to_string(&forwarded_to)
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                updated_at: now,
-                ..row.clone()
-            };
-            let message = format!("to {}", webhook.spec.name);
-            let entry = changes::Entry {
-                intent: "forwarded",
-                message: &message,
-                actor: &actor,
-                at: now,
-            };
-            Ok::<_, IncidentError>(changes::forward(
-                conn,
-                &engine_tx,
-                &row,
-                updated,
-                &entry,
-                &webhook.id,
-            )?)
-        })
-        .await?;
-    intake::answer(store, engine, applied).await
-}
-
 impl From<PatchError> for IncidentError {
     fn from(error: PatchError) -> Self {
         match error {
@@ -148,6 +65,21 @@ impl From<PatchError> for IncidentError {
             PatchError::Store(store) => store.into(),
         }
     }
+}
+
+/// Starts a change's deliveries, now that it is committed, and reads the incident whole for
+/// the API's answer (its event carries only the latest timeline entries). Read on the pool,
+/// not in the writer.
+async fn answered(
+    store: &Store,
+    engine: &DeliveryEngine,
+    incident_id: &str,
+    deliveries: impl IntoIterator<Item = NewDeliveries>,
+) -> Result<Incident, IncidentError> {
+    for new in deliveries {
+        engine.start(new);
+    }
+    get(store, incident_id).await
 }
 
 /// An incident row by id (`inc_…`) or by number.

@@ -5,11 +5,13 @@
 use serde::Deserialize;
 
 use super::changes::{self, Applied, Entry};
-use super::intake::upsert;
+use super::lifecycle::{Intent, Transition, attributes_json, parse_attributes, transition, upsert};
 use super::model::{Attribute, Incident, parse_severity};
+use super::{IncidentError, answered, find};
 use crate::delivery::{DeliveryEngine, NewDeliveries};
 use crate::store::incidents::IncidentRow;
-use crate::store::{AnyConnection, StoreError};
+use crate::store::{self, AnyConnection, Store, StoreError};
+use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -45,14 +47,6 @@ pub struct AttributeList {
 #[serde(deny_unknown_fields)]
 pub struct ChangeSeverity {
     pub severity: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Intent {
-    Resolved,
-    Unresolved,
-    Acknowledged,
-    Commented,
 }
 
 /// A patch that passed every check.
@@ -138,6 +132,35 @@ impl Operations {
     }
 }
 
+/// Applies a patch (`PATCH /api/v1/incidents/{id}`): all of it, or nothing when any operation
+/// is invalid.
+pub async fn patch(
+    store: &Store,
+    engine: &DeliveryEngine,
+    reference: &str,
+    input: PatchInput,
+    actor: &str,
+) -> Result<Incident, IncidentError> {
+    let checked = input.operations.check()?;
+    let (reference, actor, engine_tx) = (reference.to_owned(), actor.to_owned(), engine.clone());
+    let patched = store
+        .write_retrying(move |conn| {
+            store::incidents::lock_for_changes(conn)?;
+            let row = find(conn, &reference)?
+                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+            Ok::<_, IncidentError>(apply(
+                conn,
+                &engine_tx,
+                row,
+                &checked,
+                &actor,
+                now_millis(),
+            )?)
+        })
+        .await?;
+    answered(store, engine, &patched.incident.id, patched.deliveries).await
+}
+
 /// What applying a patch did: the incident as it ends up, and the deliveries of its events.
 pub struct Patched {
     pub incident: Incident,
@@ -162,116 +185,121 @@ pub fn apply(
     actor: &str,
     now: i64,
 ) -> Result<Patched, PatchError> {
-    let entry = |intent, message| Entry {
-        intent,
-        message,
+    let mut steps = Steps {
+        conn,
+        engine,
         actor,
-        at: now,
+        now,
+        row: current,
+        deliveries: Vec::new(),
+        last: None,
     };
-    let mut row = current;
-    let mut deliveries = Vec::new();
-    let mut last: Option<Incident> = None;
-    let mut step = |row: &mut IncidentRow, updated: IncidentRow, entry: Entry<'_>, event: &str| {
-        let Applied {
-            incident,
-            deliveries: new,
-        } = changes::update(conn, engine, row, updated.clone(), &entry, event)?;
-        deliveries.push(new);
-        last = Some(incident);
-        *row = updated;
-        Ok::<_, PatchError>(())
-    };
-    if !patch.add.is_empty() || !patch.upsert.is_empty() {
-        let mut attributes: Vec<Attribute> = serde_json::from_str(&row.attributes)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let before = attributes.clone();
-        attributes.extend(patch.add.iter().cloned());
-        upsert(&mut attributes, patch.upsert.clone());
-        // Upserting the values an incident already has changes nothing: no entry, no event.
-        if attributes != before {
-            let text = serde_json::to_string(&attributes)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            let updated = IncidentRow {
-                attributes: text,
-                updated_at: now,
-                ..row.clone()
-            };
-            step(
-                &mut row,
-                updated,
-                entry("attributes", ""),
-                "incident.updated",
-            )?;
-        }
+    if let Some(updated) = with_attributes(&steps.row, patch, now)? {
+        steps.take(updated, "attributes", "", "incident.updated")?;
     }
-    if let Some(severity) = patch.severity.filter(|severity| *severity != row.severity) {
+    if let Some(severity) = patch
+        .severity
+        .filter(|severity| *severity != steps.row.severity)
+    {
         let updated = IncidentRow {
             severity: severity.to_owned(),
             updated_at: now,
-            ..row.clone()
+            ..steps.row.clone()
         };
-        step(&mut row, updated, entry("severity", ""), "incident.updated")?;
+        steps.take(updated, "severity", "", "incident.updated")?;
     }
-    if let Some((intent, message)) = &patch.intent {
-        let transition = match intent {
-            Intent::Resolved if row.status != "resolved" => Some((
-                IncidentRow {
-                    status: "resolved".into(),
-                    resolved_at: Some(now),
-                    updated_at: now,
-                    ..row.clone()
-                },
-                "resolved",
-                "incident.resolved",
-            )),
-            Intent::Unresolved if row.status == "resolved" => Some((
-                IncidentRow {
-                    status: "open".into(),
-                    resolved_at: None,
-                    acknowledged_at: None,
-                    updated_at: now,
-                    ..row.clone()
-                },
-                "reopened",
-                "incident.reopened",
-            )),
-            Intent::Acknowledged if row.status == "open" => Some((
-                IncidentRow {
-                    status: "acknowledged".into(),
-                    acknowledged_at: Some(now),
-                    updated_at: now,
-                    ..row.clone()
-                },
-                "acknowledged",
-                "incident.acknowledged",
-            )),
-            Intent::Commented => Some((
-                IncidentRow {
-                    updated_at: now,
-                    ..row.clone()
-                },
-                "commented",
-                "incident.commented",
-            )),
-            // Already in that state: nothing to record.
-            _ => None,
-        };
-        if let Some((updated, name, event)) = transition {
-            let key = updated.dedup_key.clone().unwrap_or_default();
-            match step(&mut row, updated, entry(name, message), event) {
-                Err(PatchError::Store(error)) if error.is_unique_violation() => {
-                    return Err(PatchError::DedupKeyTaken(key));
-                }
-                other => other?,
+    if let Some((intent, message)) = &patch.intent
+        && let Some(Transition {
+            updated,
+            entry,
+            event,
+        }) = transition(*intent, &steps.row, now)
+    {
+        let key = updated.dedup_key.clone().unwrap_or_default();
+        match steps.take(updated, entry, message, event) {
+            Err(PatchError::Store(error)) if error.is_unique_violation() => {
+                return Err(PatchError::DedupKeyTaken(key));
             }
+            other => other?,
         }
     }
-    let incident = match last {
-        Some(incident) => incident,
-        None => changes::load_with_timeline(conn, &row)?,
-    };
-    Ok(Patched {
-        incident,
-        deliveries,
-    })
+    steps.finish()
+}
+
+/// The row with the patch's attributes added and upserted; `None` if that changes nothing
+/// (upserting values the incident already has records no entry and emits no event).
+fn with_attributes(
+    row: &IncidentRow,
+    patch: &Patch,
+    now: i64,
+) -> Result<Option<IncidentRow>, StoreError> {
+    if patch.add.is_empty() && patch.upsert.is_empty() {
+        return Ok(None);
+    }
+    let before = parse_attributes(row)?;
+    let mut attributes = before.clone();
+    attributes.extend(patch.add.iter().cloned());
+    upsert(&mut attributes, patch.upsert.clone());
+    if attributes == before {
+        return Ok(None);
+    }
+    Ok(Some(IncidentRow {
+        attributes: attributes_json(&attributes)?,
+        updated_at: now,
+        ..row.clone()
+    }))
+}
+
+/// The changes of one patch so far, each stored as it is taken.
+struct Steps<'a> {
+    conn: &'a mut AnyConnection,
+    engine: &'a DeliveryEngine,
+    actor: &'a str,
+    now: i64,
+    row: IncidentRow,
+    deliveries: Vec<NewDeliveries>,
+    last: Option<Incident>,
+}
+
+impl Steps<'_> {
+    fn take(
+        &mut self,
+        updated: IncidentRow,
+        intent: &str,
+        message: &str,
+        event: &str,
+    ) -> Result<(), PatchError> {
+        let entry = Entry {
+            intent,
+            message,
+            actor: self.actor,
+            at: self.now,
+        };
+        let Applied {
+            incident,
+            deliveries,
+        } = changes::update(
+            self.conn,
+            self.engine,
+            &self.row,
+            updated.clone(),
+            &entry,
+            event,
+        )?;
+        self.deliveries.push(deliveries);
+        self.last = Some(incident);
+        self.row = updated;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Patched, PatchError> {
+        let incident = match self.last {
+            Some(incident) => incident,
+            None => changes::load_with_timeline(self.conn, &self.row)?,
+        };
+        Ok(Patched {
+            incident,
+            deliveries: self.deliveries,
+        })
+    }
 }

@@ -41,7 +41,7 @@ pub fn arity(name: &str) -> Option<(usize, usize)> {
 }
 
 pub fn register(registry: &mut Handlebars<'static>, kind: OutputKind) {
-    let helpers: [(&str, Compute); 9] = [
+    let helpers: [(&str, Compute); 8] = [
         ("upper", |args| Ok(text(args[0]).to_uppercase().into())),
         ("lower", |args| Ok(text(args[0]).to_lowercase().into())),
         ("truncate", truncate_helper),
@@ -56,7 +56,6 @@ pub fn register(registry: &mut Handlebars<'static>, kind: OutputKind) {
         ("slack_to_markdown", |args| {
             Ok(slack_to_markdown(&text(args[0]), |_| None).into())
         }),
-        ("json", |args| Ok(args[0].to_string().into())),
     ];
     for (name, compute) in helpers {
         let helper = ValueHelper {
@@ -74,11 +73,22 @@ pub fn register(registry: &mut Handlebars<'static>, kind: OutputKind) {
             accepts_missing: true,
         }),
     );
-    // Inside JSON, `json` inserts the value itself rather than a string holding it.
-    if kind == OutputKind::Json {
-        registry.register_helper("json", Box::new(RawJson));
+    // Inside JSON, `json` inserts the value itself; elsewhere its JSON text is escaped like
+    // any other value.
+    match kind {
+        OutputKind::Json => registry.register_helper("json", Box::new(RawJson)),
+        OutputKind::Form | OutputKind::Text => {
+            registry.register_helper("json", Box::new(JSON_TEXT))
+        }
     }
 }
+
+/// `json`: the value's JSON text.
+const JSON_TEXT: ValueHelper = ValueHelper {
+    name: "json",
+    compute: |args| Ok(args[0].to_string().into()),
+    accepts_missing: false,
+};
 
 type Compute = fn(&[&Value]) -> Result<Value, String>;
 
@@ -130,12 +140,7 @@ impl HelperDef for RawJson {
         context: &'rc Context,
         render_context: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        let as_text = ValueHelper {
-            name: "json",
-            compute: |args| Ok(args[0].to_string().into()),
-            accepts_missing: false,
-        };
-        as_text.call_inner(helper, registry, context, render_context)
+        JSON_TEXT.call_inner(helper, registry, context, render_context)
     }
 
     fn call<'reg: 'rc, 'rc>(

@@ -2,14 +2,14 @@
 
 mod cache;
 mod filter;
-mod templates;
+mod rendering;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub use cache::WebhookCache;
 pub use filter::{CompiledFilter, Condition, Filter, MatchMode, Op};
-pub use templates::{MAX_TEMPLATE_BYTES, Rendering};
+pub use rendering::{MAX_TEMPLATE_BYTES, Rendering};
 
 use crate::audit::{self, Change};
 use crate::diff::diff;

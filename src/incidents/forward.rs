@@ -1,0 +1,62 @@
+//! Forwarding an incident to a webhook (`POST /api/v1/incidents/{id}/forward`, SPEC §6.2).
+
+use super::changes::{self, Entry};
+use super::{Incident, IncidentError, answered, find};
+use crate::delivery::DeliveryEngine;
+use crate::store::incidents::IncidentRow;
+use crate::store::{self, Store, StoreError};
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+/// Forwards an incident to a webhook: it joins `forwarded_to`, the timeline records it, and
+/// `incident.forwarded` (the incident with its timeline) goes to that webhook whatever its
+/// subscriptions — and from then on to its `after_forwarding` deliveries.
+pub async fn forward(
+    store: &Store,
+    engine: &DeliveryEngine,
+    reference: &str,
+    webhook_id: &str,
+    actor: &str,
+) -> Result<Incident, IncidentError> {
+    let (reference, webhook_id) = (reference.to_owned(), webhook_id.to_owned());
+    let (actor, engine_tx) = (actor.to_owned(), engine.clone());
+    let applied = store
+        .write_retrying(move |conn| {
+            store::incidents::lock_for_changes(conn)?;
+            let row = find(conn, &reference)?
+                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+            let webhook = engine_tx
+                .webhooks(conn, std::slice::from_ref(&webhook_id))?
+                .pop()
+                .ok_or_else(|| Invalid::new("webhook", format!("no webhook `{webhook_id}`")))?;
+            let mut forwarded_to: Vec<String> = serde_json::from_str(&row.forwarded_to)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if !forwarded_to.contains(&webhook.id) {
+                forwarded_to.push(webhook.id.clone());
+            }
+            let now = now_millis();
+            let updated = IncidentRow {
+                forwarded_to: serde_json::to_string(&forwarded_to)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                updated_at: now,
+                ..row.clone()
+            };
+            let message = format!("to {}", webhook.spec.name);
+            let entry = Entry {
+                intent: "forwarded",
+                message: &message,
+                actor: &actor,
+                at: now,
+            };
+            Ok::<_, IncidentError>(changes::forward(
+                conn,
+                &engine_tx,
+                &row,
+                updated,
+                &entry,
+                &webhook.id,
+            )?)
+        })
+        .await?;
+    answered(store, engine, &applied.incident.id, [applied.deliveries]).await
+}
