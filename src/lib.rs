@@ -1,10 +1,12 @@
 //! Switchyard: a self-hosted gateway between chat platforms and the services a team runs.
 //!
-//! Requests enter through `api` (thin HTTP handlers), which call the domain modules (`tokens`,
-//! `audit`), which keep their data through `store`.
+//! Requests enter through `api` (thin HTTP handlers), which call the domain modules (`chat`,
+//! `incidents`, `tokens`, `audit`), which emit `events`, delivered by `delivery`, rendered by
+//! `templates`; everything keeps its data through `store`.
 
 pub mod api;
 pub mod audit;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -13,9 +13,14 @@ use actix_web::{App, HttpServer, web};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, BodyLimit};
+use crate::chat::Gateway;
+use crate::chat::links::ReplyLinks;
+use crate::chat::posts;
+use crate::chat::settings::ChatSettings;
+use crate::chat::triggers::Triggers;
 use crate::config::Config;
 use crate::delivery::{DeliveryEngine, DeliveryRunner};
-use crate::incidents::AnswerPatches;
+use crate::incidents::{AnswerPatches, IncidentCommands};
 use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
 use crate::store::{Store, StoreError};
@@ -23,6 +28,7 @@ use crate::telemetry::metrics::Metrics;
 use crate::templates::{self, formats::BuiltInError};
 use crate::tokens::{Authenticator, BootstrapError, ensure_admin_exists};
 use crate::vars::{GlobalsSource, Vars};
+use crate::webhooks;
 
 /// In-flight requests get this long to finish after a stop signal (SPEC §6.3).
 const SHUTDOWN_GRACE_SECONDS: u64 = 10;
@@ -48,6 +54,7 @@ pub struct Application {
     server: Server,
     deliveries: DeliveryRunner,
     vars: Arc<Vars>,
+    gateway: Arc<Gateway>,
 }
 
 impl Application {
@@ -97,11 +104,18 @@ impl Application {
         let (engine, deliveries) =
             DeliveryEngine::new(store.clone(), clients, globals, &config, metrics.registry())?;
         engine.handle_answers_with(Arc::new(AnswerPatches::new(store.clone())));
+        let gateway = build_gateway(&store, &engine, &config, address)
+            .await
+            .map_err(|source| StartupError::Database {
+                url: config.database_url.to_string(),
+                source,
+            })?;
         let state = web::Data::new(AppState {
             authenticator: Authenticator::new(store.clone(), config.admin_token.as_ref()),
             store,
             metrics,
             engine,
+            gateway: Arc::clone(&gateway),
             vars: Arc::clone(&vars),
             config: Arc::new(config),
         });
@@ -116,6 +130,7 @@ impl Application {
             server,
             deliveries,
             vars,
+            gateway,
         })
     }
 
@@ -129,11 +144,42 @@ impl Application {
         let stop_deliveries = CancellationToken::new();
         let deliveries = tokio::spawn(self.deliveries.run(stop_deliveries.clone()));
         tokio::spawn(self.vars.keep_fresh(stop_deliveries.clone()));
+        self.gateway.run_background(&stop_deliveries);
         let result = serve_until(self.server, shutdown).await;
         stop_deliveries.cancel();
         let _ = deliveries.await;
         result
     }
+}
+
+/// The chat side: triggers routed, settings loaded, the webhook that carries chat posts in
+/// place, and incidents wired in for patches and built-in commands.
+async fn build_gateway(
+    store: &Store,
+    engine: &DeliveryEngine,
+    config: &Config,
+    address: SocketAddr,
+) -> Result<Arc<Gateway>, StoreError> {
+    webhooks::ensure_managed(store, posts::REPLIES_WEBHOOK, posts::replies_webhook()).await?;
+    let triggers = Triggers::load(store.clone()).await?;
+    let settings = ChatSettings::load(store.clone(), config.chat.clone()).await?;
+    let base_url = config
+        .public_url
+        .as_ref()
+        .map_or_else(|| format!("http://{address}"), ToString::to_string);
+    let links = ReplyLinks::new(store.clone(), &base_url);
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        engine.clone(),
+        triggers,
+        settings,
+        links,
+    ));
+    gateway.handle_incidents_with(Arc::new(IncidentCommands::new(
+        store.clone(),
+        engine.clone(),
+    )));
+    Ok(gateway)
 }
 
 async fn serve_until(server: Server, shutdown: impl Future<Output = ()>) -> io::Result<()> {

@@ -8,6 +8,10 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::chat::ChatError;
+use crate::chat::links::LinkError;
+use crate::chat::settings::SettingsError;
+use crate::chat::triggers::TriggerError;
 use crate::delivery::log::LogError;
 use crate::events::EventError;
 use crate::incidents::IncidentError;
@@ -102,6 +106,10 @@ impl ApiError {
             format!("{field}: {reason}"),
         )
         .with_field(field)
+    }
+
+    pub fn not_implemented(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, "not_implemented", message)
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
@@ -202,6 +210,7 @@ impl From<WebhookError> for ApiError {
             WebhookError::Invalid(invalid) => invalid.into(),
             WebhookError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
             WebhookError::NotFound(_) => ApiError::not_found(error.to_string()),
+            WebhookError::Managed(_) => ApiError::forbidden(error.to_string()),
             WebhookError::Store(store) => store.into(),
         }
     }
@@ -246,6 +255,42 @@ impl From<LogError> for ApiError {
             LogError::NotFound(_) => ApiError::not_found(error.to_string()),
             LogError::InFlight(_) => ApiError::conflict("id", error.to_string()),
             LogError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<TriggerError> for ApiError {
+    fn from(error: TriggerError) -> Self {
+        match error {
+            TriggerError::Invalid(invalid) => invalid.into(),
+            TriggerError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
+            TriggerError::NotFound(_) => ApiError::not_found(error.to_string()),
+            TriggerError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<SettingsError> for ApiError {
+    fn from(error: SettingsError) -> Self {
+        match error {
+            SettingsError::Invalid(invalid) => invalid.into(),
+            SettingsError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(error: ChatError) -> Self {
+        match error {
+            ChatError::Disabled => ApiError::not_implemented(error.to_string()),
+            ChatError::Malformed(_) => ApiError::malformed(error.to_string()),
+            ChatError::NoSuchTrigger { .. } => ApiError::not_found(error.to_string()),
+            ChatError::SignedNeedsPost => ApiError::method_not_allowed(error.to_string()),
+            ChatError::Unauthorized => ApiError::unauthorized("not authenticated"),
+            ChatError::Link(LinkError::Unknown) => ApiError::not_found(error.to_string()),
+            ChatError::Link(LinkError::Exhausted) => ApiError::malformed(error.to_string()),
+            ChatError::Link(LinkError::Corrupt(_)) => ApiError::internal(&error),
+            ChatError::Link(LinkError::Store(store)) | ChatError::Store(store) => store.into(),
         }
     }
 }

@@ -8,11 +8,14 @@ mod deliveries;
 mod error;
 mod events;
 mod health;
+mod hooks;
 mod incidents;
 pub mod observe;
 pub mod openapi;
 mod paging;
+mod settings;
 mod tokens;
+mod triggers;
 mod vars;
 mod webhooks;
 
@@ -23,6 +26,7 @@ use actix_web::{HttpRequest, HttpResponse, Resource, web};
 pub use body::{ApiJson, BodyLimit};
 pub use error::{ApiError, ErrorBody};
 
+use crate::chat::Gateway;
 use crate::config::Config;
 use crate::delivery::DeliveryEngine;
 use crate::store::Store;
@@ -37,6 +41,7 @@ pub struct AppState {
     pub authenticator: Authenticator,
     pub metrics: Metrics,
     pub engine: DeliveryEngine,
+    pub gateway: Arc<Gateway>,
     pub vars: Arc<Vars>,
 }
 
@@ -44,6 +49,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(health::healthz)))
         .service(resource("/readyz").route(web::get().to(health::readyz)))
         .service(resource("/metrics").route(web::get().to(health::metrics)))
+        .configure(hooks::routes)
         .service(
             web::scope("/api/v1")
                 .service(resource("/openapi.json").route(web::get().to(openapi::openapi_json)))
@@ -53,7 +59,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(events::routes)
                 .configure(deliveries::routes)
                 .configure(vars::routes)
-                .configure(incidents::routes),
+                .configure(incidents::routes)
+                .configure(triggers::routes)
+                .configure(settings::routes),
         );
 }
 

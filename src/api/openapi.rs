@@ -5,7 +5,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, deliveries, events, incidents, tokens, vars, webhooks};
+use super::{audit, deliveries, events, incidents, settings, tokens, triggers, vars, webhooks};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +43,13 @@ use super::{audit, deliveries, events, incidents, tokens, vars, webhooks};
         incidents::get_incident,
         incidents::patch_incident,
         incidents::forward_incident,
+        triggers::list_triggers,
+        triggers::create_trigger,
+        triggers::get_trigger,
+        triggers::replace_trigger,
+        triggers::delete_trigger,
+        settings::get_settings,
+        settings::put_settings,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -53,6 +60,8 @@ use super::{audit, deliveries, events, incidents, tokens, vars, webhooks};
         (name = "deliveries", description = "The delivery log and retries"),
         (name = "incidents", description = "Incidents, their timelines, and alert intake"),
         (name = "vars", description = "Global values for templates (`{{vars.KEY}}`)"),
+        (name = "triggers", description = "Chat → services: outgoing webhooks and slash commands"),
+        (name = "settings", description = "The chat switches at runtime"),
     )
 )]
 pub struct ApiDoc;

@@ -196,6 +196,40 @@ impl DeliveryEngine {
             Some((_, lease_until)) => (Some(self.shared.owner.clone()), *lease_until),
             None => (None, now),
         };
+        let created = self.insert_rows(conn, &event, webhooks, lease_owner, due, now)?;
+        Ok(NewDeliveries {
+            event,
+            created,
+            reserved,
+        })
+    }
+
+    /// [`DeliveryEngine::create_deliveries`], due at `due` rather than now: the claimer sends
+    /// them then.
+    pub fn create_deliveries_due(
+        &self,
+        conn: &mut AnyConnection,
+        event: Arc<EncodedEvent>,
+        webhooks: Vec<Arc<Webhook>>,
+        due: i64,
+    ) -> Result<NewDeliveries, StoreError> {
+        let created = self.insert_rows(conn, &event, webhooks, None, due, now_millis())?;
+        Ok(NewDeliveries {
+            event,
+            created,
+            reserved: None,
+        })
+    }
+
+    fn insert_rows(
+        &self,
+        conn: &mut AnyConnection,
+        event: &EncodedEvent,
+        webhooks: Vec<Arc<Webhook>>,
+        lease_owner: Option<String>,
+        due: i64,
+        now: i64,
+    ) -> Result<Vec<(String, Arc<Webhook>)>, StoreError> {
         let mut created = Vec::with_capacity(webhooks.len());
         for webhook in webhooks {
             let row = DeliveryRow {
@@ -216,11 +250,7 @@ impl DeliveryEngine {
             store::deliveries::insert(conn, &row)?;
             created.push((row.id, webhook));
         }
-        Ok(NewDeliveries {
-            event,
-            created,
-            reserved,
-        })
+        Ok(created)
     }
 
     /// After the transaction that created `new` committed: send what this process claimed,

@@ -99,6 +99,23 @@ pub fn emit_also_to(
     Ok((prepared.event, deliveries))
 }
 
+/// Stores a prepared event with one delivery, to the webhook `id` alone whatever it
+/// subscribes to, due at `due` (at once when `None`). For posts the gateway makes itself.
+pub fn emit_to(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    prepared: PreparedEvent,
+    id: &str,
+    due: Option<i64>,
+) -> Result<NewDeliveries, StoreError> {
+    store::events::insert(conn, &prepared.row)?;
+    let recipients = engine.webhooks(conn, &[id.to_owned()])?;
+    match due {
+        Some(due) => engine.create_deliveries_due(conn, prepared.event, recipients, due),
+        None => engine.create_deliveries(conn, prepared.event, recipients),
+    }
+}
+
 /// An event accepted through the API: stored with its deliveries.
 #[derive(Debug, Clone)]
 pub struct Published {

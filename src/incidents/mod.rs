@@ -3,6 +3,7 @@
 
 mod answers;
 mod changes;
+mod chat;
 mod forward;
 mod intake;
 mod lifecycle;
@@ -10,6 +11,7 @@ mod model;
 mod patch;
 
 pub use answers::AnswerPatches;
+pub use chat::IncidentCommands;
 pub use forward::forward;
 pub use intake::{
     AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,

@@ -125,6 +125,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    triggers (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        enabled -> Bool,
+        config -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    reply_links (id_hash) {
+        id_hash -> Text,
+        trigger_id -> Text,
+        conversation -> Text,
+        uses -> Integer,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_by -> Text,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(incident_timeline -> incidents (incident_id));
 diesel::joinable!(deliveries -> events (event_id));
 diesel::joinable!(deliveries -> webhooks (webhook_id));
@@ -142,6 +173,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_timeline,
     counters,
     answer_patches,
+    triggers,
+    reply_links,
+    settings,
 );
 
 diesel::table! {

@@ -8,6 +8,9 @@ use super::schema::webhooks;
 use super::writer::current_batch;
 use super::{AnyConnection, Page, PageRequest, StoreError};
 
+/// Ids of webhooks the gateway keeps for itself; lists leave them out.
+pub const MANAGED_PREFIX: &str = "whk_system_";
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = webhooks)]
 pub struct WebhookRow {
@@ -100,6 +103,7 @@ pub fn versions(
 pub fn list(conn: &mut AnyConnection, page: &PageRequest) -> Result<Page<WebhookRow>, StoreError> {
     let mut query = webhooks::table
         .select(WebhookRow::as_select())
+        .filter(webhooks::id.not_like(format!("{MANAGED_PREFIX}%")))
         .order(webhooks::id.desc())
         .limit(page.fetch_limit())
         .into_boxed();

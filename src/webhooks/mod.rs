@@ -9,7 +9,7 @@ use serde_json::json;
 
 pub use cache::WebhookCache;
 pub use filter::{CompiledFilter, Condition, Filter, MatchMode, Op};
-pub use rendering::{MAX_TEMPLATE_BYTES, Rendering};
+pub use rendering::{MAX_TEMPLATE_BYTES, Rendering, body_kind, compile_template};
 
 use crate::audit::{self, Change};
 use crate::diff::diff;
@@ -17,7 +17,7 @@ use crate::ids::new_id;
 use crate::model::Event;
 use crate::model::event_types::{matches, validate_pattern};
 use crate::outbound::{Endpoint, NetworkPolicy};
-use crate::store::webhooks::WebhookRow;
+use crate::store::webhooks::{MANAGED_PREFIX, WebhookRow};
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
@@ -174,6 +174,8 @@ pub enum WebhookError {
     NameTaken(String),
     #[error("no webhook with id `{0}`")]
     NotFound(String),
+    #[error("the webhook `{0}` is managed by Switchyard and cannot be changed")]
+    Managed(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -280,6 +282,49 @@ fn record(
     )
 }
 
+/// Webhooks the gateway keeps for itself (they carry chat posts) are hidden from the list and
+/// refused to `PUT` and `DELETE`; their deliveries are in the log like any other's.
+fn refuse_managed(id: &str) -> Result<(), WebhookError> {
+    if id.starts_with(MANAGED_PREFIX) {
+        return Err(WebhookError::Managed(id.to_owned()));
+    }
+    Ok(())
+}
+
+/// Stores a managed webhook as `spec` says, creating it or bringing it up to date (several
+/// instances starting at once may race: the loser finds the row in place).
+pub async fn ensure_managed(store: &Store, id: &str, spec: WebhookSpec) -> Result<(), StoreError> {
+    let id = id.to_owned();
+    store
+        .write(move |conn| {
+            let config = serde_json::to_string(&spec)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+            let current = store::webhooks::find(conn, &id)?;
+            if current.as_ref().is_some_and(|row| row.config == config) {
+                return Ok(());
+            }
+            let now = now_millis();
+            let row = WebhookRow {
+                id: id.clone(),
+                name: spec.name.clone(),
+                active: spec.active,
+                config,
+                created_at: current.as_ref().map_or(now, |row| row.created_at),
+                updated_at: current
+                    .as_ref()
+                    .map_or(now, |row| now.max(row.updated_at + 1)),
+            };
+            match current {
+                Some(_) => store::webhooks::update(conn, &row).map(|_| ()),
+                None => match store::webhooks::insert(conn, &row) {
+                    Err(error) if error.is_unique_violation() => Ok(()),
+                    other => other,
+                },
+            }
+        })
+        .await
+}
+
 pub async fn create(
     store: &Store,
     policy: &NetworkPolicy,
@@ -337,6 +382,7 @@ pub async fn replace(
     mut spec: WebhookSpec,
     actor: &str,
 ) -> Result<Webhook, WebhookError> {
+    refuse_managed(id)?;
     let current = get(store, id).await?;
     spec.endpoint.normalize();
     spec.endpoint.keep_masked_secrets(&current.spec.endpoint);
@@ -370,6 +416,7 @@ pub async fn replace(
 
 /// Deletes a webhook with its deliveries and their log.
 pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookError> {
+    refuse_managed(id)?;
     let (id, actor) = (id.to_owned(), actor.to_owned());
     store
         .write(move |conn| {
@@ -392,6 +439,9 @@ pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookE
 /// `check-config`, since a template that compiled when saved may not after an upgrade.
 pub fn first_broken(conn: &mut AnyConnection) -> Result<Option<(String, Invalid)>, StoreError> {
     for row in store::webhooks::all(conn)? {
+        if row.id.starts_with(MANAGED_PREFIX) {
+            continue;
+        }
         let webhook = from_row(&row)?;
         if let Err(invalid) = webhook.rendering.and(webhook.filter) {
             return Ok(Some((row.name, invalid)));

@@ -2,6 +2,7 @@
 //! and column) and again when it is loaded, then kept with the parsed webhook.
 
 use super::{Format, WebhookSpec};
+use crate::outbound::Endpoint;
 use crate::templates::{BuiltIn, CompiledTemplate, OutputKind};
 use crate::validation::Invalid;
 
@@ -22,18 +23,11 @@ pub enum Rendering {
 impl Rendering {
     pub fn compile(spec: &WebhookSpec) -> Result<Self, Invalid> {
         let compile = |field: &str, source: &str, kind: OutputKind| {
-            if source.len() > MAX_TEMPLATE_BYTES {
-                return Err(Invalid::new(
-                    field,
-                    format!("must be at most {MAX_TEMPLATE_BYTES} bytes"),
-                ));
-            }
-            CompiledTemplate::compile(source, kind, spec.template_strict)
-                .map_err(|error| Invalid::new(field, error.to_string()))
+            compile_template(field, source, kind, spec.template_strict)
         };
         let body = match (&spec.format, &spec.body_template) {
             (Format::Custom, Some(source)) => {
-                Some(compile("body_template", source, body_kind(spec))?)
+                Some(compile("body_template", source, body_kind(&spec.endpoint))?)
             }
             (Format::Custom, None) if spec.request_template.is_none() => {
                 return Err(Invalid::new(
@@ -68,11 +62,27 @@ impl Rendering {
     }
 }
 
+/// Compiles an administrator's template; sources beyond [`MAX_TEMPLATE_BYTES`] are refused.
+pub fn compile_template(
+    field: &str,
+    source: &str,
+    kind: OutputKind,
+    strict: bool,
+) -> Result<CompiledTemplate, Invalid> {
+    if source.len() > MAX_TEMPLATE_BYTES {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {MAX_TEMPLATE_BYTES} bytes"),
+        ));
+    }
+    CompiledTemplate::compile(source, kind, strict)
+        .map_err(|error| Invalid::new(field, error.to_string()))
+}
+
 /// A body template's output follows the `Content-Type` the endpoint sends: a form, text, or
 /// (by default) JSON.
-fn body_kind(spec: &WebhookSpec) -> OutputKind {
-    let content_type = spec
-        .endpoint
+pub fn body_kind(endpoint: &Endpoint) -> OutputKind {
+    let content_type = endpoint
         .headers
         .0
         .iter()

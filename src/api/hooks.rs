@@ -1,0 +1,114 @@
+//! `/hooks/…`: where Mattermost and Slack send outgoing webhooks and slash commands, and where
+//! services post late replies. Authentication failures are a bare `401` (SPEC §3.2).
+
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::body::{has_media_type, read_limited};
+use super::{ApiError, AppState};
+use crate::chat::auth::SlackSignature;
+use crate::chat::message::Encoding;
+use crate::chat::trigger::Kind;
+use crate::chat::{ChatAnswer, ChatError, Inbound};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(super::resource("/hooks/outgoing").route(web::post().to(outgoing)))
+        .service(super::resource("/hooks/outgoing/{trigger}").route(web::post().to(outgoing)))
+        .service(
+            super::resource("/hooks/slash")
+                .route(web::get().to(slash))
+                .route(web::post().to(slash)),
+        )
+        .service(
+            super::resource("/hooks/slash/{trigger}")
+                .route(web::get().to(slash))
+                .route(web::post().to(slash)),
+        )
+        .service(super::resource("/hooks/reply/{id}").route(web::post().to(reply)));
+}
+
+async fn outgoing(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(req, state, payload, Kind::Outgoing).await
+}
+
+async fn slash(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(req, state, payload, Kind::Slash).await
+}
+
+fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
+    req.headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+async fn receive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    kind: Kind,
+) -> Result<HttpResponse, ApiError> {
+    state.gateway.check_enabled()?;
+    let (encoding, body) = if req.method() == Method::GET {
+        (Encoding::Query, req.query_string().as_bytes().to_vec())
+    } else {
+        let encoding = if has_media_type(&req, "application/x-www-form-urlencoded") {
+            Encoding::Form
+        } else if has_media_type(&req, "application/json") {
+            Encoding::Json
+        } else {
+            return Err(ApiError::unsupported_media_type(
+                "send the body as application/x-www-form-urlencoded or application/json",
+            ));
+        };
+        let body = read_limited(&req, &mut payload.into_inner()).await?;
+        (encoding, body.to_vec())
+    };
+    let slack = match (
+        header_text(&req, "x-slack-signature"),
+        header_text(&req, "x-slack-request-timestamp"),
+    ) {
+        (Some(signature), Some(timestamp)) => Some(SlackSignature {
+            timestamp,
+            signature,
+        }),
+        _ => None,
+    };
+    let inbound = Inbound {
+        kind,
+        pinned: req.match_info().get("trigger").map(str::to_owned),
+        encoding,
+        body,
+        authorization: header_text(&req, header::AUTHORIZATION.as_str()),
+        slack,
+    };
+    match state.gateway.receive(inbound).await {
+        Ok(ChatAnswer::Empty) => Ok(HttpResponse::Ok().finish()),
+        Ok(ChatAnswer::Json(reply)) => Ok(HttpResponse::Ok().json(reply)),
+        Err(ChatError::Unauthorized) => Ok(HttpResponse::Unauthorized().finish()),
+        Err(error) => Err(error.into()),
+    }
+}
+
+async fn reply(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_limited(&req, &mut payload.into_inner()).await?;
+    let content_type = header_text(&req, header::CONTENT_TYPE.as_str());
+    state
+        .gateway
+        .reply_to_link(&id, content_type.as_deref(), &body)
+        .await?;
+    Ok(HttpResponse::Ok().content_type("text/plain").body("ok"))
+}

@@ -1,0 +1,158 @@
+//! Who may talk to a trigger (SPEC §3.2): the chat server's token, compared in constant time,
+//! or Slack's request signature over the raw body within five minutes of its timestamp.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Slack's replay window: a timestamp further than this from now is refused.
+pub const SLACK_WINDOW_SECONDS: i64 = 300;
+
+/// What a request presents as proof of where it comes from.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    /// From the body's `token` field and from `Authorization: Token …` (Mattermost slash
+    /// commands send both).
+    pub tokens: Vec<String>,
+    pub slack: Option<SlackSignature>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlackSignature {
+    pub timestamp: String,
+    pub signature: String,
+}
+
+impl Credentials {
+    pub fn new(
+        body_token: &str,
+        authorization: Option<&str>,
+        slack: Option<SlackSignature>,
+    ) -> Self {
+        let header_token = authorization
+            .and_then(|value| value.strip_prefix("Token "))
+            .map(str::trim);
+        let tokens = [Some(body_token), header_token]
+            .into_iter()
+            .flatten()
+            .filter(|token| !token.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Self { tokens, slack }
+    }
+
+    /// Whether any presented token is one of `accepted`, compared in constant time.
+    pub fn presents_token(&self, accepted: &[String]) -> bool {
+        let mut found = subtle::Choice::from(0);
+        for token in &self.tokens {
+            for candidate in accepted {
+                found |= token.as_bytes().ct_eq(candidate.as_bytes());
+            }
+        }
+        found.into()
+    }
+
+    /// The SHA-256 of each presented token, for looking tokens up without comparing secrets.
+    pub fn token_digests(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
+        self.tokens.iter().map(|token| token_digest(token))
+    }
+}
+
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Slack's `v0` signature: `v0=` and the hex HMAC-SHA256 of `v0:<timestamp>:<body>`, valid
+/// within [`SLACK_WINDOW_SECONDS`] of `now` (Unix seconds).
+pub fn verify_slack(secret: &[u8], signed: &SlackSignature, body: &[u8], now: i64) -> bool {
+    let Ok(timestamp) = signed.timestamp.trim().parse::<i64>() else {
+        return false;
+    };
+    if (now - timestamp).abs() > SLACK_WINDOW_SECONDS {
+        return false;
+    }
+    let Some(hex_signature) = signed.signature.trim().strip_prefix("v0=") else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex_signature) else {
+        return false;
+    };
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(b"v0:");
+    mac.update(signed.timestamp.trim().as_bytes());
+    mac.update(b":");
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// api.slack.com's worked example (chat-protocols.md §7.3).
+    const SECRET: &[u8] = b"8f742231b10e8888abcd99yyyzzz85a5";
+    const TIMESTAMP: i64 = 1_531_420_618;
+    const BODY: &[u8] = b"token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+    const SIGNATURE: &str = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+
+    fn signed(signature: &str) -> SlackSignature {
+        SlackSignature {
+            timestamp: TIMESTAMP.to_string(),
+            signature: signature.into(),
+        }
+    }
+
+    #[test]
+    fn slacks_published_example_verifies() {
+        assert!(verify_slack(SECRET, &signed(SIGNATURE), BODY, TIMESTAMP));
+        assert!(verify_slack(
+            SECRET,
+            &signed(SIGNATURE),
+            BODY,
+            TIMESTAMP + 300
+        ));
+        assert!(verify_slack(
+            SECRET,
+            &signed(SIGNATURE),
+            BODY,
+            TIMESTAMP - 300
+        ));
+    }
+
+    #[test]
+    fn a_changed_byte_an_old_timestamp_or_another_secret_fails() {
+        let mut changed = BODY.to_vec();
+        changed[10] ^= 1;
+        assert!(!verify_slack(
+            SECRET,
+            &signed(SIGNATURE),
+            &changed,
+            TIMESTAMP
+        ));
+        assert!(!verify_slack(
+            SECRET,
+            &signed(SIGNATURE),
+            BODY,
+            TIMESTAMP + 301
+        ));
+        assert!(!verify_slack(
+            b"another-secret-0123456789",
+            &signed(SIGNATURE),
+            BODY,
+            TIMESTAMP
+        ));
+        assert!(!verify_slack(SECRET, &signed("v1=00"), BODY, TIMESTAMP));
+        assert!(!verify_slack(SECRET, &signed("v0=zz"), BODY, TIMESTAMP));
+    }
+
+    #[test]
+    fn tokens_come_from_the_body_and_the_authorization_header() {
+        let credentials = Credentials::new("", Some("Token abc"), None);
+        assert!(credentials.presents_token(&["abc".into()]));
+        assert!(!credentials.presents_token(&["abcd".into(), "ab".into()]));
+        let none = Credentials::new("", Some("Bearer abc"), None);
+        assert!(none.tokens.is_empty());
+    }
+}

@@ -1,0 +1,496 @@
+//! Chat → services (SPEC §3): receive a Mattermost or Slack outgoing webhook or slash command,
+//! authenticate it, match it to a trigger, forward it to the trigger's services and turn their
+//! answers into the reply, at once or in later posts.
+//!
+//! `message` parses what arrived, `auth` checks who sent it, `routing` finds the trigger,
+//! `payload` and `services` call the services, `answer` and `reply` make the reply, `posts`
+//! and `links` carry later posts, `triggers` and `settings` are the configuration.
+
+pub mod answer;
+pub mod auth;
+pub mod incidents;
+pub mod links;
+pub mod message;
+pub mod payload;
+pub mod posts;
+pub mod reply;
+pub mod routing;
+pub mod services;
+pub mod settings;
+pub mod trigger;
+pub mod triggered;
+pub mod triggers;
+pub mod wire;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use answer::Read;
+use auth::{Credentials, SlackSignature, verify_slack};
+use incidents::IncidentDesk;
+use links::{LinkError, ReplyLinks};
+use message::{ChatMessage, Encoding, MessageError};
+use payload::Forwarded;
+use posts::{Conversation, store_posts};
+use reply::{Outcome, Rules};
+use routing::{Candidate, Index, Route};
+use services::{Caller, Request};
+use settings::ChatSettings;
+use trigger::{Kind, ReplyMode, ReplySpec};
+use triggered::TriggeredEvents;
+use triggers::Triggers;
+
+use crate::delivery::DeliveryEngine;
+use crate::events::NewEvent;
+use crate::ids::new_id;
+use crate::store::{Store, StoreError};
+use crate::templates::Globals;
+
+/// The immediate answer of an asynchronous slash command without `reply.ack_text`.
+const WORKING_ON_IT: &str = "Working on it…";
+const PRUNE_LINKS_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// A chat request as the HTTP layer hands it over.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub kind: Kind,
+    /// `/hooks/…/{trigger}`: only this trigger (id or name) is considered.
+    pub pinned: Option<String>,
+    pub encoding: Encoding,
+    /// The raw body (the query string for `GET`), exactly as received: signatures cover it.
+    pub body: Vec<u8>,
+    pub authorization: Option<String>,
+    pub slack: Option<SlackSignature>,
+}
+
+/// What the chat server gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatAnswer {
+    /// `200` with an empty body: nothing to post.
+    Empty,
+    Json(Value),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("chat triggers are disabled (chat.enabled is off)")]
+    Disabled,
+    #[error(transparent)]
+    Malformed(#[from] MessageError),
+    #[error("no {kind} trigger `{reference}`")]
+    NoSuchTrigger {
+        kind: &'static str,
+        reference: String,
+    },
+    #[error("a Slack-signed trigger takes POST requests only")]
+    SignedNeedsPost,
+    /// Answered with a bare `401`: nothing about why.
+    #[error("not authenticated")]
+    Unauthorized,
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub struct Gateway {
+    store: Store,
+    engine: DeliveryEngine,
+    triggers: Triggers,
+    settings: Arc<ChatSettings>,
+    links: ReplyLinks,
+    triggered: Arc<TriggeredEvents>,
+    incidents: OnceLock<Arc<dyn IncidentDesk>>,
+    default_timeout_ms: u64,
+}
+
+impl Gateway {
+    pub fn new(
+        store: Store,
+        engine: DeliveryEngine,
+        triggers: Triggers,
+        settings: Arc<ChatSettings>,
+        links: ReplyLinks,
+    ) -> Self {
+        Self {
+            triggered: TriggeredEvents::new(store.clone(), engine.clone()),
+            default_timeout_ms: engine.default_timeout_ms(),
+            store,
+            engine,
+            triggers,
+            settings,
+            links,
+            incidents: OnceLock::new(),
+        }
+    }
+
+    /// Who applies incident patches and runs the built-in incident commands; set once.
+    pub fn handle_incidents_with(&self, desk: Arc<dyn IncidentDesk>) {
+        let _ = self.incidents.set(desk);
+    }
+
+    pub fn triggers(&self) -> &Triggers {
+        &self.triggers
+    }
+
+    pub fn settings(&self) -> &ChatSettings {
+        &self.settings
+    }
+
+    /// Keeps the routing table and the settings current and prunes spent reply links, until
+    /// `stop`.
+    pub fn run_background(&self, stop: &CancellationToken) {
+        tokio::spawn(self.triggers.clone().keep_fresh(stop.clone()));
+        tokio::spawn(Arc::clone(&self.settings).keep_fresh(stop.clone()));
+        let (links, stop) = (self.links.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(PRUNE_LINKS_EVERY);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    _ = ticks.tick() => {
+                        if let Err(error) = links.prune().await {
+                            tracing::warn!(%error, "cannot prune expired reply links");
+                        }
+                    }
+                }
+            }
+        });
+    }
+
+    fn caller<'a>(&'a self, globals: &'a Globals) -> Caller<'a> {
+        Caller {
+            clients: self.engine.clients(),
+            default_timeout_ms: self.default_timeout_ms,
+            globals,
+            incidents: self.incidents.get().map(|desk| desk.as_ref()),
+        }
+    }
+
+    fn rules<'a>(&self, kind: Kind, reply: &'a ReplySpec, max_post_chars: usize) -> Rules<'a> {
+        Rules {
+            kind,
+            reply,
+            allow_username_override: self.settings.allow_username_override(),
+            allow_icon_override: self.settings.allow_icon_override(),
+            max_post_chars,
+        }
+    }
+
+    /// `chat.enabled` is the master switch of `/hooks/outgoing` and `/hooks/slash`.
+    pub fn check_enabled(&self) -> Result<(), ChatError> {
+        if self.settings.enabled() {
+            Ok(())
+        } else {
+            Err(ChatError::Disabled)
+        }
+    }
+
+    /// Authenticates, matches and forwards one chat request (SPEC §3.2–3.4).
+    pub async fn receive(self: &Arc<Self>, inbound: Inbound) -> Result<ChatAnswer, ChatError> {
+        let message = ChatMessage::parse(
+            inbound.kind,
+            inbound.encoding,
+            &inbound.body,
+            inbound.slack.is_some(),
+        )?;
+        let credentials = Credentials::new(
+            message.token(),
+            inbound.authorization.as_deref(),
+            inbound.slack.clone(),
+        );
+        let index = self.triggers.routing().current();
+        let verifier = Verifier {
+            credentials: &credentials,
+            body: &inbound.body,
+            encoding: inbound.encoding,
+            now: chrono::Utc::now().timestamp(),
+        };
+        let chosen = match &inbound.pinned {
+            Some(reference) => pinned(&index, reference, &message, &verifier)?,
+            None => matched(&index, &message, &verifier)?,
+        };
+        match chosen {
+            Some(candidate) => self.forward(candidate, message).await,
+            None => Ok(ChatAnswer::Empty),
+        }
+    }
+
+    async fn forward(
+        self: &Arc<Self>,
+        candidate: Candidate,
+        message: ChatMessage,
+    ) -> Result<ChatAnswer, ChatError> {
+        let Candidate {
+            route,
+            trigger_word,
+        } = candidate;
+        let conversation = Conversation::of(&route, &message);
+        let response_url = match &conversation {
+            Some(conversation) => Some(self.links.create(conversation).await?),
+            None => None,
+        };
+        self.record_triggered(&route, &message, &trigger_word);
+        let forwarded = Forwarded {
+            message: &message,
+            trigger_name: &route.spec.name,
+            trigger_word: &trigger_word,
+            response_url: response_url.as_deref(),
+        };
+        let request_id = new_id("chat");
+        let request = Request {
+            route: &route,
+            forwarded,
+            request_id: &request_id,
+        };
+        if route.spec.reply.mode == ReplyMode::Sync {
+            let globals = self.engine.globals();
+            let caller = self.caller(&globals);
+            let outcomes = join_all(
+                route
+                    .services
+                    .iter()
+                    .map(|service| services::call(caller, request, service)),
+            )
+            .await;
+            let rules = self.rules(
+                message.kind,
+                &route.spec.reply,
+                self.settings.max_post_chars(),
+            );
+            return Ok(rules
+                .join(&outcomes)
+                .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Json(reply.to_json())));
+        }
+        let acknowledgement = acknowledgement(message.kind, &route.spec.reply);
+        let owned = OwnedRequest {
+            route: Arc::clone(&route),
+            message,
+            trigger_word,
+            response_url,
+            request_id,
+        };
+        tokio::spawn(Arc::clone(self).reply_later(owned, conversation));
+        Ok(acknowledgement)
+    }
+
+    /// `async` mode: each service's reply is posted when it arrives.
+    async fn reply_later(self: Arc<Self>, owned: OwnedRequest, conversation: Option<Conversation>) {
+        let request = owned.request();
+        let globals = self.engine.globals();
+        let caller = self.caller(&globals);
+        let (conversation, route, gateway) = (conversation.as_ref(), &owned.route, &self);
+        join_all(route.services.iter().map(|service| async move {
+            let outcome = services::call(caller, request, service).await;
+            match conversation {
+                Some(conversation) => gateway.post(route, conversation, &outcome).await,
+                None => tracing::warn!(
+                    trigger = %route.spec.name,
+                    "an asynchronous reply has nowhere to go: the request had no response_url and the trigger no reply.post_url"
+                ),
+            }
+        }))
+        .await;
+    }
+
+    /// Stores the posts of one outcome and starts their deliveries.
+    async fn post(&self, route: &Route, conversation: &Conversation, outcome: &Outcome) {
+        let max = conversation.max_chars(self.settings.max_post_chars());
+        let posts = self
+            .rules(conversation.kind, &route.spec.reply, max)
+            .posts(outcome);
+        if posts.is_empty() {
+            return;
+        }
+        let (engine, conversation, trigger) = (
+            self.engine.clone(),
+            conversation.clone(),
+            route.spec.name.clone(),
+        );
+        let stored = self
+            .store
+            .write(move |conn| store_posts(conn, &engine, &conversation, &trigger, &posts))
+            .await;
+        match stored {
+            Ok(created) => created.into_iter().for_each(|new| self.engine.start(new)),
+            Err(error) => {
+                tracing::error!(trigger = %route.spec.name, %error, "could not store a chat reply")
+            }
+        }
+    }
+
+    /// A post to `/hooks/reply/{id}`: the answer, in a service answer's format, is posted
+    /// into the conversation the link belongs to.
+    pub async fn reply_to_link(
+        &self,
+        id: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), ChatError> {
+        let conversation = self.links.take(id).await?;
+        let answer = match answer::read(Kind::Slash, content_type, body, false) {
+            Read::Answer(answer) => *answer,
+            Read::Empty => return Ok(()),
+            Read::Unusable(reason) => return Err(MessageError::Json(reason).into()),
+        };
+        let index = self.triggers.routing().current();
+        let Some(route) = index.find(&conversation.trigger_id) else {
+            tracing::warn!("a reply link was used after its trigger was deleted; nothing posted");
+            return Ok(());
+        };
+        let globals = self.engine.globals();
+        let outcome =
+            services::apply_patch(self.caller(&globals), route, &route.spec.name, answer).await;
+        self.post(route, &conversation, &outcome).await;
+        Ok(())
+    }
+
+    fn record_triggered(&self, route: &Route, message: &ChatMessage, trigger_word: &str) {
+        let field = |name: &str| Value::String(message.field(name).to_owned());
+        self.triggered.record(NewEvent {
+            event_type: "chat.triggered".into(),
+            subject: Some(route.id.clone()),
+            data: json!({
+                "trigger": route.spec.name,
+                "trigger_id": route.id,
+                "kind": route.spec.kind.as_str(),
+                "platform": message.platform.as_str(),
+                "trigger_word": trigger_word,
+                "args": message.args(),
+                "text": field("text"),
+                "command": field("command"),
+                "team_id": field("team_id"),
+                "team_domain": field("team_domain"),
+                "channel_id": field("channel_id"),
+                "channel_name": field("channel_name"),
+                "user_id": field("user_id"),
+                "user_name": field("user_name"),
+                "services": route.services.len(),
+            }),
+            previous: None,
+            changes: None,
+        });
+    }
+}
+
+/// What proves a request's origin, and how to check it against a trigger.
+struct Verifier<'a> {
+    credentials: &'a Credentials,
+    body: &'a [u8],
+    encoding: Encoding,
+    now: i64,
+}
+
+impl Verifier<'_> {
+    fn accepts(&self, route: &Route) -> bool {
+        match &route.spec.slack_signing_secret {
+            // Slack signs POST bodies; a query string is never Slack's.
+            Some(_) if self.encoding == Encoding::Query => false,
+            Some(secret) => self.signed_by(secret.as_bytes()),
+            None => self.credentials.presents_token(&route.spec.tokens),
+        }
+    }
+
+    fn signed_by(&self, secret: &[u8]) -> bool {
+        self.credentials
+            .slack
+            .as_ref()
+            .is_some_and(|signature| verify_slack(secret, signature, self.body, self.now))
+    }
+
+    /// Whether the request comes from a chat some trigger of `kind` trusts, whatever it says.
+    fn is_known(&self, index: &Index, kind: Kind) -> bool {
+        index.knows_token(kind, self.credentials.token_digests())
+            || (self.encoding != Encoding::Query
+                && index
+                    .signing_secrets(kind)
+                    .iter()
+                    .any(|secret| self.signed_by(secret)))
+    }
+}
+
+/// The first candidate that accepts the request's credentials. A request that no candidate
+/// accepts is refused; one that matches nothing is answered with nothing if its credentials
+/// are known, refused otherwise, so strangers learn nothing about trigger words.
+fn matched(
+    index: &Index,
+    message: &ChatMessage,
+    verifier: &Verifier<'_>,
+) -> Result<Option<Candidate>, ChatError> {
+    let candidates = index.candidates(message);
+    if candidates.is_empty() {
+        return if verifier.is_known(index, message.kind) {
+            Ok(None)
+        } else {
+            Err(ChatError::Unauthorized)
+        };
+    }
+    candidates
+        .into_iter()
+        .find(|candidate| verifier.accepts(&candidate.route))
+        .map(Some)
+        .ok_or(ChatError::Unauthorized)
+}
+
+fn pinned(
+    index: &Index,
+    reference: &str,
+    message: &ChatMessage,
+    verifier: &Verifier<'_>,
+) -> Result<Option<Candidate>, ChatError> {
+    let route = index
+        .find(reference)
+        .filter(|route| route.spec.kind == message.kind)
+        .ok_or_else(|| ChatError::NoSuchTrigger {
+            kind: message.kind.as_str(),
+            reference: reference.to_owned(),
+        })?;
+    if verifier.encoding == Encoding::Query && route.spec.slack_signing_secret.is_some() {
+        return Err(ChatError::SignedNeedsPost);
+    }
+    if !verifier.accepts(route) {
+        return Err(ChatError::Unauthorized);
+    }
+    Ok(route.fires_on(message).map(|trigger_word| Candidate {
+        route: Arc::clone(route),
+        trigger_word,
+    }))
+}
+
+fn acknowledgement(kind: Kind, reply: &ReplySpec) -> ChatAnswer {
+    match (kind, reply.ack_text.as_deref()) {
+        (Kind::Outgoing, _) | (Kind::Slash, Some("")) => ChatAnswer::Empty,
+        (Kind::Slash, text) => ChatAnswer::Json(json!({
+            "response_type": "ephemeral",
+            "text": text.unwrap_or(WORKING_ON_IT),
+        })),
+    }
+}
+
+/// A request's parts, owned, for replies made after the chat was answered.
+struct OwnedRequest {
+    route: Arc<Route>,
+    message: ChatMessage,
+    trigger_word: String,
+    response_url: Option<String>,
+    request_id: String,
+}
+
+impl OwnedRequest {
+    fn request(&self) -> Request<'_> {
+        Request {
+            route: &self.route,
+            forwarded: Forwarded {
+                message: &self.message,
+                trigger_name: &self.route.spec.name,
+                trigger_word: &self.trigger_word,
+                response_url: self.response_url.as_deref(),
+            },
+            request_id: &self.request_id,
+        }
+    }
+}

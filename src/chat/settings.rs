@@ -1,0 +1,225 @@
+//! The `chat.*` switches at runtime (`GET/PUT /api/v1/settings`): the configuration gives the
+//! defaults, a stored value wins, and every instance picks up a change within a second. Reads
+//! on the hot path are plain atomic loads.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::{self, Change};
+use crate::config::ChatConfig;
+use crate::store::settings::SettingRow;
+use crate::store::{self, Store, StoreError};
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+const MAX_POST_CHARS_LIMIT: usize = 1_000_000;
+
+/// The settings as shown and as changed: every key optional in a change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsDocument {
+    #[serde(default)]
+    pub chat: ChatSettingsDocument,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatSettingsDocument {
+    /// Off: `/hooks/outgoing` and `/hooks/slash` answer `501`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Let service answers set `username`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_username_override: Option<bool>,
+    /// Let service answers set `icon_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_icon_override: Option<bool>,
+    /// Longer reply text is cut (synchronous replies) or split (asynchronous ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_post_chars: Option<usize>,
+}
+
+pub struct ChatSettings {
+    store: Store,
+    defaults: ChatConfig,
+    enabled: AtomicBool,
+    allow_username_override: AtomicBool,
+    allow_icon_override: AtomicBool,
+    max_post_chars: AtomicUsize,
+}
+
+impl ChatSettings {
+    pub async fn load(store: Store, defaults: ChatConfig) -> Result<Arc<Self>, StoreError> {
+        let settings = Arc::new(Self {
+            store,
+            enabled: AtomicBool::new(defaults.enabled),
+            allow_username_override: AtomicBool::new(defaults.allow_username_override),
+            allow_icon_override: AtomicBool::new(defaults.allow_icon_override),
+            max_post_chars: AtomicUsize::new(defaults.max_post_chars),
+            defaults,
+        });
+        settings.refresh().await?;
+        Ok(settings)
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+
+    pub fn allow_username_override(&self) -> bool {
+        self.allow_username_override.load(Ordering::Relaxed)
+    }
+
+    pub fn allow_icon_override(&self) -> bool {
+        self.allow_icon_override.load(Ordering::Relaxed)
+    }
+
+    pub fn max_post_chars(&self) -> usize {
+        self.max_post_chars.load(Ordering::Relaxed)
+    }
+
+    pub fn document(&self) -> SettingsDocument {
+        SettingsDocument {
+            chat: ChatSettingsDocument {
+                enabled: Some(self.enabled()),
+                allow_username_override: Some(self.allow_username_override()),
+                allow_icon_override: Some(self.allow_icon_override()),
+                max_post_chars: Some(self.max_post_chars()),
+            },
+        }
+    }
+
+    /// Stored values over the configured defaults.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        let rows = self.store.read(store::settings::all).await?;
+        let mut current = ChatSettingsDocument::default();
+        for (key, value) in rows {
+            let Ok(value) = serde_json::from_str::<Value>(&value) else {
+                continue;
+            };
+            match key.as_str() {
+                "chat.enabled" => current.enabled = value.as_bool(),
+                "chat.allow_username_override" => current.allow_username_override = value.as_bool(),
+                "chat.allow_icon_override" => current.allow_icon_override = value.as_bool(),
+                "chat.max_post_chars" => {
+                    current.max_post_chars = value.as_u64().and_then(|n| usize::try_from(n).ok());
+                }
+                _ => {}
+            }
+        }
+        let defaults = &self.defaults;
+        self.enabled.store(
+            current.enabled.unwrap_or(defaults.enabled),
+            Ordering::Relaxed,
+        );
+        self.allow_username_override.store(
+            current
+                .allow_username_override
+                .unwrap_or(defaults.allow_username_override),
+            Ordering::Relaxed,
+        );
+        self.allow_icon_override.store(
+            current
+                .allow_icon_override
+                .unwrap_or(defaults.allow_icon_override),
+            Ordering::Relaxed,
+        );
+        self.max_post_chars.store(
+            current.max_post_chars.unwrap_or(defaults.max_post_chars),
+            Ordering::Relaxed,
+        );
+        Ok(())
+    }
+
+    pub async fn keep_fresh(self: Arc<Self>, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(REFRESH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = self.refresh().await {
+                        tracing::warn!(%error, "cannot refresh the settings");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores the keys `change` sets (the others keep their values), with an audit entry.
+    pub async fn update(
+        &self,
+        change: SettingsDocument,
+        actor: &str,
+    ) -> Result<SettingsDocument, SettingsError> {
+        let chat = change.chat;
+        if let Some(max) = chat.max_post_chars
+            && !(1..=MAX_POST_CHARS_LIMIT).contains(&max)
+        {
+            return Err(Invalid::new(
+                "chat.max_post_chars",
+                format!("must be between 1 and {MAX_POST_CHARS_LIMIT}"),
+            )
+            .into());
+        }
+        let values: Vec<(&str, Value)> = [
+            ("chat.enabled", chat.enabled.map(Value::from)),
+            (
+                "chat.allow_username_override",
+                chat.allow_username_override.map(Value::from),
+            ),
+            (
+                "chat.allow_icon_override",
+                chat.allow_icon_override.map(Value::from),
+            ),
+            ("chat.max_post_chars", chat.max_post_chars.map(Value::from)),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value?)))
+        .collect();
+        let rows: Vec<SettingRow> = values
+            .iter()
+            .map(|(key, value)| SettingRow {
+                key: (*key).to_owned(),
+                value: value.to_string(),
+                updated_by: actor.to_owned(),
+                updated_at: now_millis(),
+            })
+            .collect();
+        let details = json!({ "changes": values.iter().map(|(k, v)| json!({"field": k, "new": v})).collect::<Vec<_>>() });
+        let actor = actor.to_owned();
+        self.store
+            .write(move |conn| {
+                for row in &rows {
+                    store::settings::put(conn, row)?;
+                }
+                audit::record(
+                    conn,
+                    Change {
+                        actor: &actor,
+                        action: "settings.updated",
+                        resource_type: "settings",
+                        resource_id: "chat",
+                        details,
+                    },
+                )
+            })
+            .await?;
+        self.refresh().await?;
+        Ok(self.document())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

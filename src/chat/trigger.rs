@@ -1,0 +1,590 @@
+//! The trigger resource (SPEC §3.1): which chat messages a trigger takes, how it authenticates
+//! them, the services it forwards them to, and how their answers become replies.
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::outbound::endpoint::parse_url;
+use crate::outbound::secret::{mask, restore};
+use crate::outbound::{Endpoint, NetworkPolicy};
+use crate::templates::OutputKind;
+use crate::validation::Invalid;
+use crate::webhooks::{body_kind, compile_template};
+
+/// The service URL of the gateway's own incident commands (`list`, `ack 12`, …).
+pub const BUILTIN_INCIDENTS: &str = "builtin:incidents";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerSpec {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub kind: Kind,
+    /// Tokens the chat server sends: Mattermost's outgoing-webhook or command token, Slack's
+    /// verification token. Write-only: shown masked.
+    #[serde(default)]
+    pub tokens: Vec<String>,
+    /// When set, every request must carry a valid `X-Slack-Signature`; `tokens` are not
+    /// consulted. Write-only: shown masked.
+    #[serde(default)]
+    pub slack_signing_secret: Option<String>,
+    /// `team_id` or `team_domain` values; empty means any team.
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// `channel_id` or `channel_name` values; empty means any channel.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// First words (`#build`) or commands (`/build`).
+    #[serde(default)]
+    pub trigger_words: Vec<String>,
+    #[serde(default)]
+    pub trigger_when: TriggerWhen,
+    #[serde(default = "yes")]
+    pub case_sensitive: bool,
+    pub services: Vec<ServiceSpec>,
+    #[serde(default)]
+    pub reply: ReplySpec,
+    /// Service answers may carry `incident_id` and All Quiet `operations`.
+    #[serde(default)]
+    pub incident_updates: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Outgoing webhooks: the first word of a message.
+    #[default]
+    Outgoing,
+    /// Slash commands.
+    Slash,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Outgoing => "outgoing",
+            Kind::Slash => "slash",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerWhen {
+    /// The first word equals a trigger word (Mattermost's `trigger_when: 0`).
+    #[default]
+    Exact,
+    /// The first word starts with a trigger word (`trigger_when: 1`).
+    Prefix,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Shown in error lines (`build: service timed out after 10 s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub endpoint: Endpoint,
+    #[serde(default)]
+    pub format: ServiceFormat,
+    /// The body for `format: template`, rendered from the `json` format's object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_template: Option<String>,
+    #[serde(default)]
+    pub template_strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceFormat {
+    /// The chat's fields form-encoded exactly as Mattermost encodes them.
+    #[default]
+    MattermostForm,
+    /// The chat's fields as Mattermost's JSON.
+    MattermostJson,
+    /// The chat's fields with `trigger`, `trigger_word`, `args`, `platform`, `response_url`.
+    Json,
+    /// `body_template` rendered from the `json` object.
+    Template,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySpec {
+    #[serde(default)]
+    pub mode: ReplyMode,
+    /// Maps `{request, response, service}` to the reply JSON, for services that know nothing
+    /// of chat.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// `null` passes the service's own value; `comment` (outgoing) threads the reply,
+    /// `in_channel` or `ephemeral` for slash commands.
+    #[serde(default)]
+    pub response_type: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub icon_url: Option<String>,
+    /// An incoming-webhook URL asynchronous replies of outgoing triggers are posted to.
+    #[serde(default)]
+    pub post_url: Option<String>,
+    #[serde(default)]
+    pub post_format: PostFormat,
+    /// The immediate answer in `async` mode (slash commands); `""` answers with an empty body.
+    #[serde(default)]
+    pub ack_text: Option<String>,
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+impl Default for ReplySpec {
+    fn default() -> Self {
+        Self {
+            mode: ReplyMode::Sync,
+            template: None,
+            response_type: None,
+            username: None,
+            icon_url: None,
+            post_url: None,
+            post_format: PostFormat::Mattermost,
+            ack_text: None,
+            on_error: OnError::Post,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyMode {
+    /// Wait for the services and answer the chat's request with the joined reply.
+    #[default]
+    Sync,
+    /// Answer at once, then post each service's reply when it arrives.
+    Async,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PostFormat {
+    #[default]
+    Mattermost,
+    Slack,
+    Discord,
+    Teams,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// A failing service becomes a short line in the reply.
+    #[default]
+    Post,
+    Silent,
+}
+
+const MAX_NAME_CHARS: usize = 100;
+const MAX_LIST: usize = 100;
+const MAX_WORD_CHARS: usize = 128;
+const MAX_SERVICES: usize = 10;
+const MIN_SECRET_CHARS: usize = 16;
+const MAX_SECRET_CHARS: usize = 256;
+const MAX_ACK_CHARS: usize = 4000;
+
+fn check_list(field: &str, values: &[String], what: &str) -> Result<(), Invalid> {
+    if values.len() > MAX_LIST {
+        return Err(Invalid::new(
+            field,
+            format!("takes at most {MAX_LIST} {what}"),
+        ));
+    }
+    for (index, value) in values.iter().enumerate() {
+        if value.is_empty() || value.chars().any(char::is_whitespace) {
+            return Err(Invalid::new(
+                format!("{field}[{index}]"),
+                "must be non-empty and contain no whitespace",
+            ));
+        }
+        if value.chars().count() > MAX_WORD_CHARS {
+            return Err(Invalid::new(
+                format!("{field}[{index}]"),
+                format!("must be at most {MAX_WORD_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_secret(field: String, secret: &str) -> Result<(), Invalid> {
+    let length = secret.chars().count();
+    if !(MIN_SECRET_CHARS..=MAX_SECRET_CHARS).contains(&length)
+        || secret.chars().any(char::is_whitespace)
+    {
+        return Err(Invalid::new(
+            field,
+            format!(
+                "must be {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters without whitespace"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl ServiceSpec {
+    pub fn is_builtin(&self) -> bool {
+        self.endpoint.url.starts_with("builtin:")
+    }
+
+    /// The service's URL when it is an HTTP service.
+    fn validate(&mut self) -> Result<Option<Url>, Invalid> {
+        if let Some(name) = &self.name
+            && (name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS)
+        {
+            return Err(Invalid::new("name", "must be 1 to 100 characters"));
+        }
+        match (self.format, &self.body_template) {
+            (ServiceFormat::Template, Some(source)) => {
+                compile_template(
+                    "body_template",
+                    source,
+                    body_kind(&self.endpoint),
+                    self.template_strict,
+                )?;
+            }
+            (ServiceFormat::Template, None) => {
+                return Err(Invalid::new(
+                    "body_template",
+                    "is required when `format` is `template`",
+                ));
+            }
+            (_, Some(_)) => {
+                return Err(Invalid::new(
+                    "body_template",
+                    "is only used when `format` is `template`",
+                ));
+            }
+            (_, None) => {}
+        }
+        if self.is_builtin() {
+            if self.endpoint.url != BUILTIN_INCIDENTS {
+                return Err(Invalid::new(
+                    "endpoint.url",
+                    format!("the only built-in service is `{BUILTIN_INCIDENTS}`"),
+                ));
+            }
+            return Ok(None);
+        }
+        self.endpoint.normalize();
+        self.endpoint
+            .validate()
+            .map(Some)
+            .map_err(|error| error.under("endpoint"))
+    }
+}
+
+impl ReplySpec {
+    fn validate(&self, kind: Kind) -> Result<Option<Url>, Invalid> {
+        if let Some(source) = &self.template {
+            compile_template("template", source, OutputKind::Json, false)?;
+        }
+        let allowed: &[&str] = match kind {
+            Kind::Outgoing => &["comment", "post"],
+            Kind::Slash => &["in_channel", "ephemeral"],
+        };
+        if let Some(response_type) = &self.response_type
+            && !allowed.contains(&response_type.as_str())
+        {
+            return Err(Invalid::new(
+                "response_type",
+                format!(
+                    "must be null or one of {} for {} triggers",
+                    allowed.join(", "),
+                    kind.as_str()
+                ),
+            ));
+        }
+        if let Some(icon) = &self.icon_url {
+            parse_url(icon).map_err(|reason| Invalid::new("icon_url", reason))?;
+        }
+        if self
+            .ack_text
+            .as_ref()
+            .is_some_and(|text| text.chars().count() > MAX_ACK_CHARS)
+        {
+            return Err(Invalid::new(
+                "ack_text",
+                format!("must be at most {MAX_ACK_CHARS} characters"),
+            ));
+        }
+        if self
+            .username
+            .as_ref()
+            .is_some_and(|name| name.trim().is_empty() || name.chars().count() > 64)
+        {
+            return Err(Invalid::new("username", "must be 1 to 64 characters"));
+        }
+        let post_url = self
+            .post_url
+            .as_deref()
+            .map(|url| parse_url(url).map_err(|reason| Invalid::new("post_url", reason)))
+            .transpose()?;
+        if kind == Kind::Outgoing && self.mode == ReplyMode::Async && post_url.is_none() {
+            return Err(Invalid::new(
+                "post_url",
+                "is required for asynchronous replies of outgoing triggers (an incoming-webhook URL)",
+            ));
+        }
+        Ok(post_url)
+    }
+}
+
+impl TriggerSpec {
+    /// Everything but the network check; returns the URLs the network check must pass.
+    pub fn validate(&mut self) -> Result<Vec<(String, Url)>, Invalid> {
+        self.name = self.name.trim().to_owned();
+        let name_chars_ok = self
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if self.name.is_empty() || self.name.chars().count() > MAX_NAME_CHARS || !name_chars_ok {
+            return Err(Invalid::new(
+                "name",
+                "must be 1 to 100 letters, digits, `-`, `_` or `.` (it is part of the trigger's URL)",
+            ));
+        }
+        if self.name.starts_with("trg_") {
+            return Err(Invalid::new(
+                "name",
+                "must not start with `trg_`, as ids do",
+            ));
+        }
+        if self.tokens.is_empty() && self.slack_signing_secret.is_none() {
+            return Err(Invalid::new(
+                "tokens",
+                "a trigger needs at least one token or a `slack_signing_secret`",
+            ));
+        }
+        if self.tokens.len() > MAX_LIST {
+            return Err(Invalid::new("tokens", "takes at most 100 tokens"));
+        }
+        for (index, token) in self.tokens.iter().enumerate() {
+            check_secret(format!("tokens[{index}]"), token)?;
+        }
+        if let Some(secret) = &self.slack_signing_secret {
+            check_secret("slack_signing_secret".into(), secret)?;
+        }
+        check_list("teams", &self.teams, "teams")?;
+        check_list("channels", &self.channels, "channels")?;
+        check_list("trigger_words", &self.trigger_words, "trigger words")?;
+        self.check_words()?;
+        if self.services.is_empty() || self.services.len() > MAX_SERVICES {
+            return Err(Invalid::new(
+                "services",
+                format!("needs 1 to {MAX_SERVICES} services"),
+            ));
+        }
+        let mut urls = Vec::new();
+        for (index, service) in self.services.iter_mut().enumerate() {
+            let field = format!("services[{index}]");
+            if let Some(url) = service.validate().map_err(|error| error.under(&field))? {
+                urls.push((format!("{field}.endpoint.url"), url));
+            }
+        }
+        if let Some(url) = self
+            .reply
+            .validate(self.kind)
+            .map_err(|error| error.under("reply"))?
+        {
+            urls.push(("reply.post_url".into(), url));
+        }
+        Ok(urls)
+    }
+
+    fn check_words(&self) -> Result<(), Invalid> {
+        match self.kind {
+            Kind::Slash => {
+                if self.trigger_words.is_empty() {
+                    return Err(Invalid::new(
+                        "trigger_words",
+                        "a slash trigger needs at least one command, such as `/build`",
+                    ));
+                }
+                if let Some(index) = self.trigger_words.iter().position(|w| !w.starts_with('/')) {
+                    return Err(Invalid::new(
+                        format!("trigger_words[{index}]"),
+                        "slash commands start with `/`",
+                    ));
+                }
+            }
+            Kind::Outgoing if self.trigger_words.is_empty() && self.channels.is_empty() => {
+                return Err(Invalid::new(
+                    "trigger_words",
+                    "an outgoing trigger needs trigger words, or channels to fire on every message in",
+                ));
+            }
+            Kind::Outgoing => {}
+        }
+        Ok(())
+    }
+
+    /// Validates, then resolves every URL's host: a URL that points inside the network is
+    /// refused when saved, not only when used.
+    pub async fn validate_with_network(&mut self, policy: &NetworkPolicy) -> Result<(), Invalid> {
+        for (field, url) in self.validate()? {
+            policy
+                .check_url(&url)
+                .await
+                .map_err(|error| Invalid::new(field, error.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The specification as it may be shown and audited: every secret masked.
+    pub fn masked(&self) -> TriggerSpec {
+        let mut copy = self.clone();
+        copy.tokens = self.tokens.iter().map(|token| mask(token)).collect();
+        copy.slack_signing_secret = self.slack_signing_secret.as_deref().map(mask);
+        for service in &mut copy.services {
+            service.endpoint = service.endpoint.masked();
+        }
+        copy
+    }
+
+    /// A replacement that echoes masked values back (as read from the API) keeps the stored
+    /// secrets.
+    pub fn keep_masked_secrets(&mut self, stored: &TriggerSpec) {
+        for token in &mut self.tokens {
+            if let Some(original) = stored.tokens.iter().find(|old| mask(old) == *token) {
+                *token = original.clone();
+            }
+        }
+        if let (Some(secret), Some(old)) =
+            (&mut self.slack_signing_secret, &stored.slack_signing_secret)
+        {
+            restore(secret, old);
+        }
+        for (service, old) in self.services.iter_mut().zip(&stored.services) {
+            service.endpoint.normalize();
+            service.endpoint.keep_masked_secrets(&old.endpoint);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn spec(value: Value) -> TriggerSpec {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn base() -> Value {
+        json!({"name": "build", "tokens": ["zmigewsanbbsdf59xnmduzypjc"], "trigger_words": ["#build"],
+               "services": [{"endpoint": {"url": "https://ci.example.com/chat"}}]})
+    }
+
+    fn field_of(change: impl FnOnce(&mut Value)) -> String {
+        let mut value = base();
+        change(&mut value);
+        spec(value).validate().unwrap_err().field
+    }
+
+    #[test]
+    fn a_valid_trigger_names_the_urls_to_check() {
+        let urls = spec(base()).validate().unwrap();
+        assert_eq!(urls.len(), 1);
+        assert_eq!(urls[0].0, "services[0].endpoint.url");
+    }
+
+    #[test]
+    fn every_rule_names_its_field() {
+        assert_eq!(field_of(|v| v["tokens"] = json!([])), "tokens");
+        assert_eq!(field_of(|v| v["tokens"] = json!(["short"])), "tokens[0]");
+        assert_eq!(
+            field_of(|v| v["trigger_words"] = json!(["#a b"])),
+            "trigger_words[0]"
+        );
+        assert_eq!(
+            field_of(|v| v["trigger_words"] = json!([""])),
+            "trigger_words[0]"
+        );
+        assert_eq!(
+            field_of(|v| v["trigger_words"] = json!([])),
+            "trigger_words"
+        );
+        assert_eq!(
+            field_of(|v| {
+                v["kind"] = json!("slash");
+                v["trigger_words"] = json!(["/ok", "build"]);
+            }),
+            "trigger_words[1]"
+        );
+        assert_eq!(field_of(|v| v["services"] = json!([])), "services");
+        assert_eq!(
+            field_of(|v| v["services"][0]["endpoint"]["url"] = json!("ftp://x")),
+            "services[0].endpoint.url"
+        );
+        assert_eq!(
+            field_of(|v| v["services"][0]["format"] = json!("template")),
+            "services[0].body_template"
+        );
+        assert_eq!(
+            field_of(|v| v["reply"] = json!({"mode": "async"})),
+            "reply.post_url"
+        );
+        assert_eq!(
+            field_of(|v| v["reply"] = json!({"response_type": "in_channel"})),
+            "reply.response_type"
+        );
+        assert_eq!(field_of(|v| v["name"] = json!("a b")), "name");
+        assert_eq!(field_of(|v| v["name"] = json!("trg_1")), "name");
+    }
+
+    #[test]
+    fn channel_only_outgoing_triggers_and_signed_triggers_are_valid() {
+        let mut channel_only = base();
+        channel_only["trigger_words"] = json!([]);
+        channel_only["channels"] = json!(["town-square"]);
+        assert!(spec(channel_only).validate().is_ok());
+        let mut signed = base();
+        signed["tokens"] = json!([]);
+        signed["slack_signing_secret"] = json!("8f742231b10e8888abcd99yyyzzz85a5");
+        assert!(spec(signed).validate().is_ok());
+    }
+
+    #[test]
+    fn templates_that_do_not_compile_are_refused_with_their_position() {
+        let mut value = base();
+        value["reply"] = json!({"template": "{\"text\": \"{{#if x}}\"}"});
+        let error = spec(value).validate().unwrap_err();
+        assert_eq!(error.field, "reply.template");
+    }
+
+    #[test]
+    fn secrets_are_masked_and_masked_echoes_keep_them() {
+        let mut value = base();
+        value["slack_signing_secret"] = json!("8f742231b10e8888abcd99yyyzzz85a5");
+        let stored = spec(value);
+        let masked = stored.masked();
+        let shown = serde_json::to_string(&masked).unwrap();
+        assert!(!shown.contains("zmigewsanbbsdf59"), "{shown}");
+        assert!(
+            shown.contains("…ypjc") && shown.contains("…85a5"),
+            "{shown}"
+        );
+        let mut echoed = masked;
+        echoed.keep_masked_secrets(&stored);
+        assert_eq!(echoed, stored);
+    }
+}

@@ -1,0 +1,120 @@
+//! `chat.triggered` events (SPEC §4.1), one per forwarded message, stored without making the
+//! chat wait: events queue here and one write stores everything queued, with the deliveries of
+//! the webhooks subscribed to them. The queue is bounded; beyond it events are dropped and
+//! counted, never the chat's reply delayed.
+
+use std::mem;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::delivery::DeliveryEngine;
+use crate::events::{self, NewEvent, PreparedEvent};
+use crate::store::{Store, StoreError};
+
+/// Events waiting beyond this many are dropped.
+const MAX_WAITING: usize = 50_000;
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+pub struct TriggeredEvents {
+    store: Store,
+    engine: DeliveryEngine,
+    waiting: Mutex<Vec<PreparedEvent>>,
+    write_queued: AtomicBool,
+    dropped: AtomicU64,
+}
+
+impl TriggeredEvents {
+    pub fn new(store: Store, engine: DeliveryEngine) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            engine,
+            waiting: Mutex::new(Vec::new()),
+            write_queued: AtomicBool::new(false),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<PreparedEvent>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Events dropped because too many were waiting.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Queues the event; it is stored shortly after.
+    pub fn record(self: &Arc<Self>, event: NewEvent) {
+        let prepared = match events::prepare(event) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                tracing::error!(%error, "cannot prepare a chat.triggered event");
+                return;
+            }
+        };
+        {
+            let mut waiting = self.lock();
+            if waiting.len() >= MAX_WAITING {
+                if self
+                    .dropped
+                    .fetch_add(1, Ordering::Relaxed)
+                    .is_multiple_of(1000)
+                {
+                    tracing::warn!(
+                        "chat.triggered events are arriving faster than they can be stored; dropping some"
+                    );
+                }
+                return;
+            }
+            waiting.push(prepared);
+        }
+        if !self.write_queued.swap(true, Ordering::AcqRel) {
+            tokio::spawn(Arc::clone(self).write_waiting());
+        }
+    }
+
+    /// Stores whatever is waiting when the writer gets to it; retried while the database is
+    /// unavailable.
+    async fn write_waiting(self: Arc<Self>) {
+        loop {
+            let this = Arc::clone(&self);
+            let result = self
+                .store
+                .write(move |conn| {
+                    this.write_queued.store(false, Ordering::Release);
+                    let taken = mem::take(&mut *this.lock());
+                    let mut started = Vec::with_capacity(taken.len());
+                    let mut events = taken.into_iter();
+                    while let Some(prepared) = events.next() {
+                        match events::emit(conn, &this.engine, prepared) {
+                            Ok((_, deliveries)) => started.push(deliveries),
+                            Err(error) => {
+                                this.lock().extend(events);
+                                return Err(error);
+                            }
+                        }
+                    }
+                    Ok::<_, StoreError>(started)
+                })
+                .await;
+            match result {
+                Ok(started) => {
+                    for deliveries in started {
+                        self.engine.start(deliveries);
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "could not store chat.triggered events; retrying");
+                    tokio::time::sleep(RETRY_AFTER).await;
+                    if self.write_queued.swap(true, Ordering::AcqRel) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Triggers as a resource (`/api/v1/triggers`): created, read, replaced and deleted with an
+//! audit entry each, and routed at once: the local routing table is rebuilt after every
+//! change, and every instance rebuilds its own when the trigger generation moves.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::routing::{Index, Route, RoutingTable};
+use super::trigger::TriggerSpec;
+use crate::audit::{self, Change};
+use crate::diff::diff;
+use crate::ids::new_id;
+use crate::outbound::NetworkPolicy;
+use crate::store::triggers::TriggerRow;
+use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+/// How often an instance looks for changes made through other instances.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub id: String,
+    pub spec: TriggerSpec,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("a trigger named `{0}` already exists")]
+    NameTaken(String),
+    #[error("no trigger with id `{0}`")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn to_row(trigger: &Trigger) -> Result<TriggerRow, StoreError> {
+    Ok(TriggerRow {
+        id: trigger.id.clone(),
+        name: trigger.spec.name.clone(),
+        kind: trigger.spec.kind.as_str().to_owned(),
+        enabled: trigger.spec.enabled,
+        config: serde_json::to_string(&trigger.spec)
+            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        created_at: trigger.created_at,
+        updated_at: trigger.updated_at,
+    })
+}
+
+fn from_row(row: &TriggerRow) -> Result<Trigger, StoreError> {
+    let spec = serde_json::from_str(&row.config)
+        .map_err(|error| StoreError::Corrupt(format!("trigger {}: {error}", row.id)))?;
+    Ok(Trigger {
+        id: row.id.clone(),
+        spec,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn name_taken(error: StoreError, name: &str) -> TriggerError {
+    if error.is_unique_violation() {
+        TriggerError::NameTaken(name.to_owned())
+    } else {
+        error.into()
+    }
+}
+
+fn record(
+    conn: &mut AnyConnection,
+    actor: &str,
+    action: &str,
+    id: &str,
+    details: serde_json::Value,
+) -> Result<(), StoreError> {
+    audit::record(
+        conn,
+        Change {
+            actor,
+            action,
+            resource_type: "trigger",
+            resource_id: id,
+            details,
+        },
+    )
+}
+
+/// The trigger resource and the routing table it feeds.
+#[derive(Clone)]
+pub struct Triggers {
+    store: Store,
+    routing: Arc<RoutingTable>,
+}
+
+impl Triggers {
+    /// Builds the routing table from the stored triggers.
+    pub async fn load(store: Store) -> Result<Self, StoreError> {
+        let triggers = Self {
+            store,
+            routing: Arc::new(RoutingTable::default()),
+        };
+        triggers.rebuild().await?;
+        Ok(triggers)
+    }
+
+    pub fn routing(&self) -> &Arc<RoutingTable> {
+        &self.routing
+    }
+
+    /// Reads every trigger and installs a new index.
+    pub async fn rebuild(&self) -> Result<(), StoreError> {
+        let (rows, generation) = self
+            .store
+            .read(|conn| {
+                let generation = store::triggers::generation(conn)?;
+                Ok::<_, StoreError>((store::triggers::all(conn)?, generation))
+            })
+            .await?;
+        let mut routes = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let trigger = from_row(row)?;
+            match Route::compile(trigger.id, trigger.spec, trigger.updated_at) {
+                Ok(route) => routes.push(Arc::new(route)),
+                Err(invalid) => {
+                    tracing::error!(trigger = %row.name, %invalid, "a stored trigger cannot be routed");
+                }
+            }
+        }
+        self.routing.install(Index::build(routes), generation);
+        Ok(())
+    }
+
+    /// Rebuilds whenever another instance changed triggers, until `stop`.
+    pub async fn keep_fresh(self, stop: CancellationToken) {
+        let mut ticks = tokio::time::interval(REFRESH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    let seen = self.store.read(store::triggers::generation).await;
+                    let stale = seen.as_ref().map_or(true, |generation| *generation != self.routing.generation());
+                    if stale && let Err(error) = self.rebuild().await {
+                        tracing::warn!(%error, "cannot refresh the routing table");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn changed(&self) {
+        if let Err(error) = self.rebuild().await {
+            tracing::error!(%error, "cannot rebuild the routing table; retrying within a second");
+        }
+    }
+
+    pub async fn create(
+        &self,
+        policy: &NetworkPolicy,
+        mut spec: TriggerSpec,
+        actor: &str,
+    ) -> Result<Trigger, TriggerError> {
+        spec.validate_with_network(policy).await?;
+        let now = now_millis();
+        let trigger = Trigger {
+            id: new_id("trg"),
+            spec,
+            created_at: now,
+            updated_at: now,
+        };
+        let actor = actor.to_owned();
+        let created = self
+            .store
+            .write(move |conn| {
+                store::triggers::insert(conn, &to_row(&trigger)?)
+                    .map_err(|error| name_taken(error, &trigger.spec.name))?;
+                let details = json!({ "trigger": trigger.spec.masked() });
+                record(conn, &actor, "trigger.created", &trigger.id, details)?;
+                Ok::<_, TriggerError>(trigger)
+            })
+            .await?;
+        self.changed().await;
+        Ok(created)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Trigger, TriggerError> {
+        let id = id.to_owned();
+        self.store
+            .read(move |conn| {
+                let row = store::triggers::find(conn, &id)?.ok_or(TriggerError::NotFound(id))?;
+                Ok(from_row(&row)?)
+            })
+            .await
+    }
+
+    pub async fn list(&self, page: PageRequest) -> Result<Page<Trigger>, TriggerError> {
+        self.store
+            .read(move |conn| {
+                let rows = store::triggers::list(conn, &page)?;
+                let items = rows.items.iter().map(from_row).collect::<Result<_, _>>()?;
+                Ok(Page {
+                    items,
+                    next_cursor: rows.next_cursor,
+                })
+            })
+            .await
+    }
+
+    /// Replaces a trigger's whole specification. Secrets sent back masked keep their value.
+    pub async fn replace(
+        &self,
+        policy: &NetworkPolicy,
+        id: &str,
+        mut spec: TriggerSpec,
+        actor: &str,
+    ) -> Result<Trigger, TriggerError> {
+        let current = self.get(id).await?;
+        spec.keep_masked_secrets(&current.spec);
+        spec.validate_with_network(policy).await?;
+        let updated = Trigger {
+            id: current.id.clone(),
+            spec,
+            created_at: current.created_at,
+            updated_at: now_millis().max(current.updated_at + 1),
+        };
+        let actor = actor.to_owned();
+        let replaced = self
+            .store
+            .write(move |conn| {
+                let row = to_row(&updated)?;
+                if !store::triggers::update(conn, &row).map_err(|e| name_taken(e, &row.name))? {
+                    return Err(TriggerError::NotFound(row.id));
+                }
+                let before = serde_json::to_value(current.spec.masked()).unwrap_or_default();
+                let after = serde_json::to_value(updated.spec.masked()).unwrap_or_default();
+                let details = json!({ "changes": diff(&before, &after) });
+                record(conn, &actor, "trigger.updated", &row.id, details)?;
+                Ok(updated)
+            })
+            .await?;
+        self.changed().await;
+        Ok(replaced)
+    }
+
+    pub async fn delete(&self, id: &str, actor: &str) -> Result<(), TriggerError> {
+        let (id, actor) = (id.to_owned(), actor.to_owned());
+        self.store
+            .write(move |conn| {
+                let row = store::triggers::find(conn, &id)?
+                    .ok_or_else(|| TriggerError::NotFound(id.clone()))?;
+                store::triggers::delete(conn, &id)?;
+                record(
+                    conn,
+                    &actor,
+                    "trigger.deleted",
+                    &id,
+                    json!({ "name": row.name }),
+                )?;
+                Ok::<_, TriggerError>(())
+            })
+            .await?;
+        self.changed().await;
+        Ok(())
+    }
+}
