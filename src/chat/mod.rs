@@ -214,8 +214,9 @@ impl Gateway {
             Some(reference) => pinned(&index, reference, &message, &verifier)?,
             None => matched(&index, &message, &verifier)?,
         };
+        let chat_token = credentials.tokens.first().cloned().unwrap_or_default();
         match chosen {
-            Some(candidate) => self.forward(candidate, message).await,
+            Some(candidate) => self.forward(candidate, message, chat_token).await,
             None => Ok(ChatAnswer::Empty),
         }
     }
@@ -224,6 +225,7 @@ impl Gateway {
         self: &Arc<Self>,
         candidate: Candidate,
         message: ChatMessage,
+        chat_token: String,
     ) -> Result<ChatAnswer, ChatError> {
         let Candidate {
             route,
@@ -246,6 +248,7 @@ impl Gateway {
             route: &route,
             forwarded,
             request_id: &request_id,
+            chat_token: &chat_token,
         };
         if route.spec.reply.mode == ReplyMode::Sync {
             let globals = self.engine.globals();
@@ -273,6 +276,7 @@ impl Gateway {
             trigger_word,
             response_url,
             request_id,
+            chat_token,
         };
         tokio::spawn(Arc::clone(self).reply_later(owned, conversation));
         Ok(acknowledgement)
@@ -478,6 +482,7 @@ struct OwnedRequest {
     trigger_word: String,
     response_url: Option<String>,
     request_id: String,
+    chat_token: String,
 }
 
 impl OwnedRequest {
@@ -491,6 +496,7 @@ impl OwnedRequest {
                 response_url: self.response_url.as_deref(),
             },
             request_id: &self.request_id,
+            chat_token: &self.chat_token,
         }
     }
 }

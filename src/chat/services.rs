@@ -31,6 +31,8 @@ pub struct Request<'a> {
     pub forwarded: Forwarded<'a>,
     /// Identifies the request to services that sign-check (Standard Webhooks' `webhook-id`).
     pub request_id: &'a str,
+    /// The chat's token as presented (in the body or in `Authorization: Token …`).
+    pub chat_token: &'a str,
 }
 
 impl Request<'_> {
@@ -225,7 +227,7 @@ fn gateway_headers(request: Request<'_>, service: &Service) -> Vec<(String, Stri
         service.spec.format,
         ServiceFormat::MattermostForm | ServiceFormat::MattermostJson
     );
-    let token = request.forwarded.message.token();
+    let token = request.chat_token;
     if request.kind() == Kind::Slash && mattermost_format && !token.is_empty() {
         // Mattermost sends its command token in this header too.
         headers.push(("Authorization".to_owned(), format!("Token {token}")));

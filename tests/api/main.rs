@@ -4,6 +4,7 @@ mod binary;
 mod helpers;
 
 mod audit;
+mod chat;
 mod deliveries;
 mod delivery_process;
 mod events;
