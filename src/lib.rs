@@ -16,6 +16,7 @@ pub mod ids;
 pub mod incidents;
 pub mod model;
 pub mod outbound;
+pub mod periodic;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

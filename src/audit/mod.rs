@@ -29,6 +29,27 @@ pub struct Change<'a> {
     pub details: Value,
 }
 
+impl<'a> Change<'a> {
+    /// A change of the resource type its action names: `trigger.created` changes a `trigger`.
+    pub fn of(actor: &'a str, action: &'a str, resource_id: &'a str, details: Value) -> Self {
+        Self {
+            actor,
+            action,
+            resource_type: action.split_once('.').map_or(action, |(kind, _)| kind),
+            resource_id,
+            details,
+        }
+    }
+}
+
+/// The details of a replacement: `{"changes": [...]}`, field by field, of two already masked
+/// specifications.
+pub fn changes(before: &impl serde::Serialize, after: &impl serde::Serialize) -> Value {
+    let before = serde_json::to_value(before).unwrap_or_default();
+    let after = serde_json::to_value(after).unwrap_or_default();
+    serde_json::json!({ "changes": crate::diff::diff(&before, &after) })
+}
+
 /// Appends an entry; call it inside the transaction that makes the change.
 pub fn record(conn: &mut AnyConnection, change: Change<'_>) -> Result<(), StoreError> {
     store::audit::insert(

@@ -9,9 +9,10 @@ use serde_json::{Map, Value};
 
 use super::trigger::Kind;
 
-/// What a service asked for.
+/// What a post says, in the fields Mattermost's answers and command responses share (which
+/// Slack reads too): a service's answer, and the reply made of answers.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Answer {
+pub struct Post {
     /// Present-but-empty (`""`) still makes a post, as in Mattermost.
     pub text: Option<String>,
     pub username: Option<String>,
@@ -25,20 +26,63 @@ pub struct Answer {
     pub goto_location: Option<String>,
     pub skip_slack_parsing: Option<bool>,
     pub channel_id: Option<String>,
+}
+
+impl Post {
+    /// Whether it makes a post: it has text (even empty) or attachments.
+    pub fn has_content(&self) -> bool {
+        self.text.is_some() || !self.attachments.is_empty()
+    }
+
+    /// The post as the chat server reads it, with only the fields that are set.
+    pub fn to_json(&self) -> Value {
+        let mut object = Map::new();
+        let mut put = |key: &str, value: Option<Value>| {
+            if let Some(value) = value {
+                object.insert(key.to_owned(), value);
+            }
+        };
+        let text = |value: &Option<String>| value.clone().map(Value::String);
+        let list = |items: &Vec<Value>| (!items.is_empty()).then(|| Value::Array(items.clone()));
+        put("text", text(&self.text));
+        put("response_type", text(&self.response_type));
+        put("username", text(&self.username));
+        put("icon_url", text(&self.icon_url));
+        put("type", text(&self.post_type));
+        put("props", self.props.clone().map(Value::Object));
+        put("attachments", list(&self.attachments));
+        put("blocks", self.blocks.clone());
+        put("extra_responses", list(&self.extra_responses));
+        put("goto_location", text(&self.goto_location));
+        put(
+            "skip_slack_parsing",
+            self.skip_slack_parsing.map(Value::Bool),
+        );
+        put("channel_id", text(&self.channel_id));
+        Value::Object(object)
+    }
+}
+
+/// What a service asked for: a post, and perhaps a patch of an incident.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Answer {
+    pub post: Post,
     /// With `operations`: a patch for that incident (id or number).
     pub incident_id: Option<String>,
     pub operations: Option<Value>,
 }
 
 impl Answer {
-    /// Whether it makes a post: it has text (even empty) or attachments.
     pub fn has_post(&self) -> bool {
-        self.text.is_some() || !self.attachments.is_empty()
+        self.post.has_content()
     }
 
     pub fn text(text: String) -> Self {
         Self {
-            text: Some(text),
+            post: Post {
+                text: Some(text),
+                ..Post::default()
+            },
             ..Self::default()
         }
     }
@@ -108,25 +152,26 @@ pub fn from_value(value: Value) -> Read {
 
 impl Answer {
     fn set(&mut self, key: &str, value: Value) -> Result<(), &'static str> {
+        let post = &mut self.post;
         match key {
-            "text" => self.text = optional_string(value)?,
-            "username" => self.username = optional_string(value)?,
-            "icon_url" => self.icon_url = optional_string(value)?,
-            "response_type" => self.response_type = optional_string(value)?,
-            "type" => self.post_type = optional_string(value)?,
-            "goto_location" => self.goto_location = optional_string(value)?,
-            "channel_id" => self.channel_id = optional_string(value)?,
-            "attachments" => self.attachments = optional_array(value)?,
-            "extra_responses" => self.extra_responses = optional_array(value)?,
-            "blocks" => self.blocks = Some(value).filter(|v| !v.is_null()),
+            "text" => post.text = optional_string(value)?,
+            "username" => post.username = optional_string(value)?,
+            "icon_url" => post.icon_url = optional_string(value)?,
+            "response_type" => post.response_type = optional_string(value)?,
+            "type" => post.post_type = optional_string(value)?,
+            "goto_location" => post.goto_location = optional_string(value)?,
+            "channel_id" => post.channel_id = optional_string(value)?,
+            "attachments" => post.attachments = optional_array(value)?,
+            "extra_responses" => post.extra_responses = optional_array(value)?,
+            "blocks" => post.blocks = Some(value).filter(|v| !v.is_null()),
             "props" => match value {
-                Value::Object(props) => self.props = Some(props),
-                Value::Null => self.props = None,
+                Value::Object(props) => post.props = Some(props),
+                Value::Null => post.props = None,
                 _ => return Err("must be an object"),
             },
             "skip_slack_parsing" => match value {
-                Value::Bool(flag) => self.skip_slack_parsing = Some(flag),
-                Value::Null => self.skip_slack_parsing = None,
+                Value::Bool(flag) => post.skip_slack_parsing = Some(flag),
+                Value::Null => post.skip_slack_parsing = None,
                 _ => return Err("must be true or false"),
             },
             "incident_id" => match value {
@@ -178,8 +223,8 @@ mod tests {
         let first = answer(outgoing(
             r#"{"TEXT": "hi", "Username": "bot"} {"text": "second"} trailing"#,
         ));
-        assert_eq!(first.text.as_deref(), Some("hi"));
-        assert_eq!(first.username.as_deref(), Some("bot"));
+        assert_eq!(first.post.text.as_deref(), Some("hi"));
+        assert_eq!(first.post.username.as_deref(), Some("bot"));
         assert_eq!(outgoing(""), Read::Empty);
         assert_eq!(outgoing("  \n"), Read::Empty);
         assert_eq!(outgoing("null"), Read::Empty);
@@ -207,15 +252,15 @@ mod tests {
             false,
         );
         let json = answer(json);
-        assert_eq!(json.skip_slack_parsing, Some(true));
-        assert_eq!(json.extra_responses.len(), 1);
+        assert_eq!(json.post.skip_slack_parsing, Some(true));
+        assert_eq!(json.post.extra_responses.len(), 1);
         let text = answer(read(
             Kind::Slash,
             Some("Application/JSON"),
             br#"{"text": "a"}"#,
             false,
         ));
-        assert_eq!(text.text.as_deref(), Some(r#"{"text": "a"}"#));
+        assert_eq!(text.post.text.as_deref(), Some(r#"{"text": "a"}"#));
         assert_eq!(
             read(Kind::Slash, Some("text/plain"), b"", false),
             Read::Empty

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::answer::Post;
 use super::message::{ChatMessage, Platform};
-use super::reply::Reply;
 use super::routing::Route;
 use super::trigger::{Kind, PostFormat};
 use crate::delivery::{DeliveryEngine, NewDeliveries};
@@ -142,7 +142,7 @@ impl Conversation {
     }
 
     /// A reply as this destination's post body.
-    pub fn body(&self, reply: &Reply) -> Value {
+    pub fn body(&self, reply: &Post) -> Value {
         let threaded = reply.response_type.as_deref() == Some("comment");
         match self.style {
             PostStyle::CommandResponse => reply.to_json(),
@@ -179,7 +179,7 @@ impl Conversation {
 }
 
 /// The fields Mattermost's and Slack's incoming webhooks share.
-fn chat_body(reply: &Reply) -> Map<String, Value> {
+fn chat_body(reply: &Post) -> Map<String, Value> {
     let mut body = Map::new();
     body.insert("text".into(), reply.text.clone().unwrap_or_default().into());
     if let Some(username) = &reply.username {
@@ -206,7 +206,7 @@ fn field_text<'a>(object: &'a Value, key: &str) -> &'a str {
     object.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-fn discord_body(reply: &Reply) -> Value {
+fn discord_body(reply: &Post) -> Value {
     let content = markdown(reply.text.as_deref().unwrap_or(""));
     let embeds: Vec<Value> = reply
         .attachments
@@ -269,7 +269,7 @@ fn hex_color(text: &str) -> Option<u32> {
 }
 
 /// Teams connectors take Markdown text; attachments become paragraphs of it.
-fn teams_text(reply: &Reply) -> String {
+fn teams_text(reply: &Post) -> String {
     let mut parts = vec![markdown(reply.text.as_deref().unwrap_or(""))];
     for attachment in &reply.attachments {
         let title = field_text(attachment, "title");
@@ -292,7 +292,7 @@ pub fn store_posts(
     engine: &DeliveryEngine,
     conversation: &Conversation,
     trigger: &str,
-    posts: &[Reply],
+    posts: &[Post],
 ) -> Result<Vec<NewDeliveries>, StoreError> {
     let now = now_millis();
     let mut created = Vec::with_capacity(posts.len());
@@ -340,13 +340,13 @@ mod tests {
         }
     }
 
-    fn reply() -> Reply {
-        Reply {
+    fn reply() -> Post {
+        Post {
             text: Some("see <https://ci.example/1|build 1> <!here>".into()),
             attachments: vec![json!({"title": "Build", "text": "ok", "color": "#36a64f",
                 "fields": [{"title": "branch", "value": "main", "short": true}]})],
             response_type: Some("comment".into()),
-            ..Reply::default()
+            ..Post::default()
         }
     }
 

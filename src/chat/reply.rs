@@ -2,9 +2,7 @@
 //! order, attachments concatenated, error lines where a service failed, overrides only where
 //! allowed, long text cut (synchronous replies) or split into several posts (asynchronous).
 
-use serde_json::{Map, Value};
-
-use super::answer::Answer;
+use super::answer::{Answer, Post};
 use super::trigger::{Kind, OnError, ReplySpec};
 use crate::templates::text::truncate;
 
@@ -31,37 +29,20 @@ pub struct Rules<'a> {
     pub max_post_chars: usize,
 }
 
-/// A reply in the chat's answer format, with only the fields that are set.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Reply {
-    pub text: Option<String>,
-    pub attachments: Vec<Value>,
-    pub blocks: Option<Value>,
-    pub username: Option<String>,
-    pub icon_url: Option<String>,
-    pub props: Option<Map<String, Value>>,
-    pub response_type: Option<String>,
-    pub post_type: Option<String>,
-    pub extra_responses: Vec<Value>,
-    pub goto_location: Option<String>,
-    pub skip_slack_parsing: Option<bool>,
-    pub channel_id: Option<String>,
-}
-
 impl Rules<'_> {
     /// The reply of all outcomes in service order; `None` when nothing is to be posted.
-    pub fn join(&self, outcomes: &[Outcome]) -> Option<Reply> {
-        let mut reply = Reply::default();
+    pub fn join(&self, outcomes: &[Outcome]) -> Option<Post> {
+        let mut reply = Post::default();
         let mut texts: Vec<&str> = Vec::new();
         let mut any_post = false;
         for outcome in outcomes {
             match outcome {
                 Outcome::Answered(answer) if answer.has_post() => {
                     any_post = true;
-                    if let Some(text) = &answer.text {
+                    if let Some(text) = &answer.post.text {
                         texts.push(text);
                     }
-                    reply.take(answer);
+                    merge(&mut reply, &answer.post);
                 }
                 Outcome::Failed(line) if self.reply.on_error == OnError::Post => {
                     any_post = true;
@@ -81,7 +62,7 @@ impl Rules<'_> {
     }
 
     /// The overrides of the trigger and the settings.
-    fn finish(&self, mut reply: Reply) -> Reply {
+    fn finish(&self, mut reply: Post) -> Post {
         if !self.allow_username_override {
             reply.username = None;
         }
@@ -105,7 +86,7 @@ impl Rules<'_> {
 
     /// One service's reply, as posts of at most `max_post_chars` characters each; the
     /// attachments go with the last.
-    pub fn posts(&self, outcome: &Outcome) -> Vec<Reply> {
+    pub fn posts(&self, outcome: &Outcome) -> Vec<Post> {
         let Some(mut reply) = self.join_whole(outcome) else {
             return Vec::new();
         };
@@ -121,7 +102,7 @@ impl Rules<'_> {
                 let mut post = if index == last {
                     reply.clone()
                 } else {
-                    Reply {
+                    Post {
                         attachments: Vec::new(),
                         extra_responses: Vec::new(),
                         ..reply.clone()
@@ -134,7 +115,7 @@ impl Rules<'_> {
     }
 
     /// [`Rules::join`] of one outcome, without cutting its text.
-    fn join_whole(&self, outcome: &Outcome) -> Option<Reply> {
+    fn join_whole(&self, outcome: &Outcome) -> Option<Post> {
         let uncut = Rules {
             max_post_chars: usize::MAX,
             ..self.clone()
@@ -156,72 +137,32 @@ fn split_chars(text: &str, max: usize) -> Vec<&str> {
     pieces
 }
 
-impl Reply {
-    /// Fields other than text come from the first answer that has them; attachments and
-    /// extra responses add up.
-    fn take(&mut self, answer: &Answer) {
-        fn first<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
-            if slot.is_none() {
-                slot.clone_from(value);
-            }
+/// Fields other than text come from the first answer that has them; attachments and extra
+/// responses add up.
+fn merge(reply: &mut Post, answer: &Post) {
+    fn first<T: Clone>(slot: &mut Option<T>, value: &Option<T>) {
+        if slot.is_none() {
+            slot.clone_from(value);
         }
-        self.attachments.extend(answer.attachments.iter().cloned());
-        self.extra_responses
-            .extend(answer.extra_responses.iter().cloned());
-        first(&mut self.blocks, &answer.blocks);
-        first(&mut self.username, &answer.username);
-        first(&mut self.icon_url, &answer.icon_url);
-        first(&mut self.props, &answer.props);
-        first(&mut self.response_type, &answer.response_type);
-        first(&mut self.post_type, &answer.post_type);
-        first(&mut self.goto_location, &answer.goto_location);
-        first(&mut self.skip_slack_parsing, &answer.skip_slack_parsing);
-        first(&mut self.channel_id, &answer.channel_id);
     }
-
-    /// The reply as the chat server reads it: Mattermost's answer or command response, which
-    /// Slack reads too.
-    pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        let mut put = |key: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                object.insert(key.to_owned(), value);
-            }
-        };
-        put("text", self.text.clone().map(Value::String));
-        put(
-            "response_type",
-            self.response_type.clone().map(Value::String),
-        );
-        put("username", self.username.clone().map(Value::String));
-        put("icon_url", self.icon_url.clone().map(Value::String));
-        put("type", self.post_type.clone().map(Value::String));
-        put("props", self.props.clone().map(Value::Object));
-        put(
-            "attachments",
-            (!self.attachments.is_empty()).then(|| Value::Array(self.attachments.clone())),
-        );
-        put("blocks", self.blocks.clone());
-        put(
-            "extra_responses",
-            (!self.extra_responses.is_empty()).then(|| Value::Array(self.extra_responses.clone())),
-        );
-        put(
-            "goto_location",
-            self.goto_location.clone().map(Value::String),
-        );
-        put(
-            "skip_slack_parsing",
-            self.skip_slack_parsing.map(Value::Bool),
-        );
-        put("channel_id", self.channel_id.clone().map(Value::String));
-        Value::Object(object)
-    }
+    reply.attachments.extend(answer.attachments.iter().cloned());
+    reply
+        .extra_responses
+        .extend(answer.extra_responses.iter().cloned());
+    first(&mut reply.blocks, &answer.blocks);
+    first(&mut reply.username, &answer.username);
+    first(&mut reply.icon_url, &answer.icon_url);
+    first(&mut reply.props, &answer.props);
+    first(&mut reply.response_type, &answer.response_type);
+    first(&mut reply.post_type, &answer.post_type);
+    first(&mut reply.goto_location, &answer.goto_location);
+    first(&mut reply.skip_slack_parsing, &answer.skip_slack_parsing);
+    first(&mut reply.channel_id, &answer.channel_id);
 }
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::chat::answer::{Read, from_value};

@@ -110,13 +110,13 @@ pub async fn apply_patch(
         return Outcome::Answered(Box::new(answer));
     };
     let line = format!("{label}: incident {reference} was not changed: {reason}");
-    match answer.text.take() {
+    match answer.post.text.take() {
         Some(text) => {
-            answer.text = Some(format!("{text}\n\n{line}"));
+            answer.post.text = Some(format!("{text}\n\n{line}"));
             Outcome::Answered(Box::new(answer))
         }
         None if answer.has_post() => {
-            answer.text = Some(line);
+            answer.post.text = Some(line);
             Outcome::Answered(Box::new(answer))
         }
         None => Outcome::Failed(line),

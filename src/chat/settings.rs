@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, Change};
 use crate::config::ChatConfig;
+use crate::periodic;
 use crate::store::settings::SettingRow;
 use crate::store::{self, Store, StoreError};
 use crate::timestamp::now_millis;
@@ -138,18 +139,12 @@ impl ChatSettings {
     }
 
     pub async fn keep_fresh(self: Arc<Self>, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(REFRESH_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => {
-                    if let Err(error) = self.refresh().await {
-                        tracing::warn!(%error, "cannot refresh the settings");
-                    }
-                }
+        periodic::every(REFRESH_EVERY, stop, || async {
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "cannot refresh the settings");
             }
-        }
+        })
+        .await;
     }
 
     /// Stores the keys `change` sets (the others keep their values), with an audit entry.
@@ -201,13 +196,7 @@ impl ChatSettings {
                 }
                 audit::record(
                     conn,
-                    Change {
-                        actor: &actor,
-                        action: "settings.updated",
-                        resource_type: "settings",
-                        resource_id: "chat",
-                        details,
-                    },
+                    Change::of(&actor, "settings.updated", "chat", details),
                 )
             })
             .await?;

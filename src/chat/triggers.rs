@@ -11,11 +11,11 @@ use tokio_util::sync::CancellationToken;
 use super::routing::{Index, Route, RoutingTable};
 use super::trigger::TriggerSpec;
 use crate::audit::{self, Change};
-use crate::diff::diff;
 use crate::ids::new_id;
 use crate::outbound::NetworkPolicy;
+use crate::periodic;
 use crate::store::triggers::TriggerRow;
-use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
+use crate::store::{self, Page, PageRequest, Store, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
@@ -66,33 +66,6 @@ fn from_row(row: &TriggerRow) -> Result<Trigger, StoreError> {
     })
 }
 
-fn name_taken(error: StoreError, name: &str) -> TriggerError {
-    if error.is_unique_violation() {
-        TriggerError::NameTaken(name.to_owned())
-    } else {
-        error.into()
-    }
-}
-
-fn record(
-    conn: &mut AnyConnection,
-    actor: &str,
-    action: &str,
-    id: &str,
-    details: serde_json::Value,
-) -> Result<(), StoreError> {
-    audit::record(
-        conn,
-        Change {
-            actor,
-            action,
-            resource_type: "trigger",
-            resource_id: id,
-            details,
-        },
-    )
-}
-
 /// The trigger resource and the routing table it feeds.
 #[derive(Clone)]
 pub struct Triggers {
@@ -140,20 +113,16 @@ impl Triggers {
 
     /// Rebuilds whenever another instance changed triggers, until `stop`.
     pub async fn keep_fresh(self, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(REFRESH_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => {
-                    let seen = self.store.read(store::triggers::generation).await;
-                    let stale = seen.as_ref().map_or(true, |generation| *generation != self.routing.generation());
-                    if stale && let Err(error) = self.rebuild().await {
-                        tracing::warn!(%error, "cannot refresh the routing table");
-                    }
-                }
+        periodic::every(REFRESH_EVERY, stop, || async {
+            let seen = self.store.read(store::triggers::generation).await;
+            let stale = seen
+                .as_ref()
+                .map_or(true, |generation| *generation != self.routing.generation());
+            if stale && let Err(error) = self.rebuild().await {
+                tracing::warn!(%error, "cannot refresh the routing table");
             }
-        }
+        })
+        .await;
     }
 
     async fn changed(&self) {
@@ -180,10 +149,14 @@ impl Triggers {
         let created = self
             .store
             .write(move |conn| {
-                store::triggers::insert(conn, &to_row(&trigger)?)
-                    .map_err(|error| name_taken(error, &trigger.spec.name))?;
+                store::triggers::insert(conn, &to_row(&trigger)?).map_err(|error| {
+                    error.unique_or(|| TriggerError::NameTaken(trigger.spec.name.clone()))
+                })?;
                 let details = json!({ "trigger": trigger.spec.masked() });
-                record(conn, &actor, "trigger.created", &trigger.id, details)?;
+                audit::record(
+                    conn,
+                    Change::of(&actor, "trigger.created", &trigger.id, details),
+                )?;
                 Ok::<_, TriggerError>(trigger)
             })
             .await?;
@@ -203,14 +176,7 @@ impl Triggers {
 
     pub async fn list(&self, page: PageRequest) -> Result<Page<Trigger>, TriggerError> {
         self.store
-            .read(move |conn| {
-                let rows = store::triggers::list(conn, &page)?;
-                let items = rows.items.iter().map(from_row).collect::<Result<_, _>>()?;
-                Ok(Page {
-                    items,
-                    next_cursor: rows.next_cursor,
-                })
-            })
+            .read(move |conn| Ok(store::triggers::list(conn, &page)?.try_map(from_row)?))
             .await
     }
 
@@ -236,13 +202,17 @@ impl Triggers {
             .store
             .write(move |conn| {
                 let row = to_row(&updated)?;
-                if !store::triggers::update(conn, &row).map_err(|e| name_taken(e, &row.name))? {
+                let found = store::triggers::update(conn, &row).map_err(|error| {
+                    error.unique_or(|| TriggerError::NameTaken(row.name.clone()))
+                })?;
+                if !found {
                     return Err(TriggerError::NotFound(row.id));
                 }
-                let before = serde_json::to_value(current.spec.masked()).unwrap_or_default();
-                let after = serde_json::to_value(updated.spec.masked()).unwrap_or_default();
-                let details = json!({ "changes": diff(&before, &after) });
-                record(conn, &actor, "trigger.updated", &row.id, details)?;
+                let details = audit::changes(&current.spec.masked(), &updated.spec.masked());
+                audit::record(
+                    conn,
+                    Change::of(&actor, "trigger.updated", &row.id, details),
+                )?;
                 Ok(updated)
             })
             .await?;
@@ -257,13 +227,8 @@ impl Triggers {
                 let row = store::triggers::find(conn, &id)?
                     .ok_or_else(|| TriggerError::NotFound(id.clone()))?;
                 store::triggers::delete(conn, &id)?;
-                record(
-                    conn,
-                    &actor,
-                    "trigger.deleted",
-                    &id,
-                    json!({ "name": row.name }),
-                )?;
+                let details = json!({ "name": row.name });
+                audit::record(conn, Change::of(&actor, "trigger.deleted", &id, details))?;
                 Ok::<_, TriggerError>(())
             })
             .await?;

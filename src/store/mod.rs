@@ -65,6 +65,15 @@ impl StoreError {
         }
     }
 
+    /// `conflict()` when this is a unique violation (a name taken), else this error.
+    pub fn unique_or<E: From<StoreError>>(self, conflict: impl FnOnce() -> E) -> E {
+        if self.is_unique_violation() {
+            conflict()
+        } else {
+            self.into()
+        }
+    }
+
     pub fn is_unique_violation(&self) -> bool {
         matches!(
             self,

@@ -63,6 +63,14 @@ impl<T> Page<T> {
             next_cursor: self.next_cursor,
         }
     }
+
+    /// [`Page::map`] with a conversion that may fail.
+    pub fn try_map<U, E>(self, f: impl FnMut(&T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.iter().map(f).collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
 }
 
 #[cfg(test)]

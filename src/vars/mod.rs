@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::audit::{self, Change};
+use crate::periodic;
 use crate::store::vars::VarRow;
 use crate::store::{self, Page, PageRequest, Store, StoreError};
 use crate::templates::Globals;
@@ -81,18 +82,12 @@ impl Vars {
 
     /// Refreshes every [`REFRESH_EVERY`] until `stop`.
     pub async fn keep_fresh(self: Arc<Self>, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(REFRESH_EVERY);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => {
-                    if let Err(error) = self.refresh().await {
-                        tracing::warn!(%error, "cannot refresh the template variables");
-                    }
-                }
+        periodic::every(REFRESH_EVERY, stop, || async {
+            if let Err(error) = self.refresh().await {
+                tracing::warn!(%error, "cannot refresh the template variables");
             }
-        }
+        })
+        .await;
     }
 
     pub async fn list(&self, page: PageRequest) -> Result<Page<Var>, VarError> {

@@ -12,7 +12,6 @@ pub use filter::{CompiledFilter, Condition, Filter, MatchMode, Op};
 pub use rendering::{MAX_TEMPLATE_BYTES, Rendering, body_kind, compile_template};
 
 use crate::audit::{self, Change};
-use crate::diff::diff;
 use crate::ids::new_id;
 use crate::model::Event;
 use crate::model::event_types::{matches, validate_pattern};
@@ -255,33 +254,6 @@ pub fn from_row(row: &WebhookRow) -> Result<Webhook, StoreError> {
     ))
 }
 
-fn name_taken(error: StoreError, name: &str) -> WebhookError {
-    if error.is_unique_violation() {
-        WebhookError::NameTaken(name.to_owned())
-    } else {
-        error.into()
-    }
-}
-
-fn record(
-    conn: &mut AnyConnection,
-    actor: &str,
-    action: &str,
-    id: &str,
-    details: serde_json::Value,
-) -> Result<(), StoreError> {
-    audit::record(
-        conn,
-        Change {
-            actor,
-            action,
-            resource_type: "webhook",
-            resource_id: id,
-            details,
-        },
-    )
-}
-
 /// Webhooks the gateway keeps for itself (they carry chat posts) are hidden from the list and
 /// refused to `PUT` and `DELETE`; their deliveries are in the log like any other's.
 fn refuse_managed(id: &str) -> Result<(), WebhookError> {
@@ -337,14 +309,13 @@ pub async fn create(
     let actor = actor.to_owned();
     store
         .write(move |conn| {
-            store::webhooks::insert(conn, &to_row(&webhook)?)
-                .map_err(|e| name_taken(e, &webhook.spec.name))?;
-            record(
+            store::webhooks::insert(conn, &to_row(&webhook)?).map_err(|error| {
+                error.unique_or(|| WebhookError::NameTaken(webhook.spec.name.clone()))
+            })?;
+            let details = json!({ "webhook": webhook.spec.masked() });
+            audit::record(
                 conn,
-                &actor,
-                "webhook.created",
-                &webhook.id,
-                json!({ "webhook": webhook.spec.masked() }),
+                Change::of(&actor, "webhook.created", &webhook.id, details),
             )?;
             Ok(webhook)
         })
@@ -363,14 +334,7 @@ pub async fn get(store: &Store, id: &str) -> Result<Webhook, WebhookError> {
 
 pub async fn list(store: &Store, page: PageRequest) -> Result<Page<Webhook>, WebhookError> {
     store
-        .read(move |conn| {
-            let rows = store::webhooks::list(conn, &page)?;
-            let items = rows.items.iter().map(from_row).collect::<Result<_, _>>()?;
-            Ok(Page {
-                items,
-                next_cursor: rows.next_cursor,
-            })
-        })
+        .read(move |conn| Ok(store::webhooks::list(conn, &page)?.try_map(from_row)?))
         .await
 }
 
@@ -397,17 +361,15 @@ pub async fn replace(
     store
         .write(move |conn| {
             let row = to_row(&updated)?;
-            if !store::webhooks::update(conn, &row).map_err(|e| name_taken(e, &row.name))? {
+            let found = store::webhooks::update(conn, &row)
+                .map_err(|error| error.unique_or(|| WebhookError::NameTaken(row.name.clone())))?;
+            if !found {
                 return Err(WebhookError::NotFound(row.id));
             }
-            let before = serde_json::to_value(current.spec.masked()).unwrap_or_default();
-            let after = serde_json::to_value(updated.spec.masked()).unwrap_or_default();
-            record(
+            let details = audit::changes(&current.spec.masked(), &updated.spec.masked());
+            audit::record(
                 conn,
-                &actor,
-                "webhook.updated",
-                &row.id,
-                json!({ "changes": diff(&before, &after) }),
+                Change::of(&actor, "webhook.updated", &row.id, details),
             )?;
             Ok(updated)
         })
@@ -423,13 +385,8 @@ pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookE
             let row = store::webhooks::find(conn, &id)?
                 .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
             store::webhooks::delete(conn, &id)?;
-            record(
-                conn,
-                &actor,
-                "webhook.deleted",
-                &id,
-                json!({ "name": row.name }),
-            )?;
+            let details = json!({ "name": row.name });
+            audit::record(conn, Change::of(&actor, "webhook.deleted", &id, details))?;
             Ok(())
         })
         .await

@@ -347,19 +347,10 @@ fn verify_with_official_library(secret: &str, request: &wiremock::Request) {
         Webhook(data['secret']).verify(data['body'].encode(), data['headers'])\n\
         print('verified')";
     let input = json!({"secret": secret, "body": String::from_utf8(request.body.clone()).unwrap(), "headers": headers});
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
+    let (printed, errors) = crate::helpers::python(script, &input);
     assert!(
-        String::from_utf8_lossy(&output.stdout).contains("verified"),
-        "the standardwebhooks library did not verify (is it installed? `pip install standardwebhooks`): {}",
-        String::from_utf8_lossy(&output.stderr)
+        printed.contains("verified"),
+        "the standardwebhooks library did not verify (is it installed? `pip install standardwebhooks`): {errors}"
     );
 }
 

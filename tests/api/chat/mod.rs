@@ -156,20 +156,11 @@ pub fn slack_signature(secret: &str, timestamp: i64, body: &str) -> String {
         data = json.load(sys.stdin)\n\
         print(SignatureVerifier(data['secret']).generate_signature(timestamp=data['timestamp'], body=data['body']))";
     let input = json!({"secret": secret, "timestamp": timestamp.to_string(), "body": body});
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    let signature = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    let (printed, errors) = crate::helpers::python(script, &input);
+    let signature = printed.trim().to_owned();
     assert!(
         signature.starts_with("v0="),
-        "slack_sdk did not sign (is it installed? `pip install slack_sdk`): {}",
-        String::from_utf8_lossy(&output.stderr)
+        "slack_sdk did not sign (is it installed? `pip install slack_sdk`): {errors}"
     );
     signature
 }
