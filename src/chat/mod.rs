@@ -47,6 +47,7 @@ use triggers::Triggers;
 use crate::delivery::DeliveryEngine;
 use crate::events::NewEvent;
 use crate::ids::new_id;
+use crate::outbound::HttpClients;
 use crate::store::{Store, StoreError};
 use crate::templates::Globals;
 
@@ -162,9 +163,9 @@ impl Gateway {
         });
     }
 
-    fn caller<'a>(&'a self, globals: &'a Globals) -> Caller<'a> {
+    fn caller<'a>(&'a self, clients: &'a HttpClients, globals: &'a Globals) -> Caller<'a> {
         Caller {
-            clients: self.engine.clients(),
+            clients,
             default_timeout_ms: self.default_timeout_ms,
             globals,
             incidents: self.incidents.get().map(|desk| desk.as_ref()),
@@ -251,8 +252,11 @@ impl Gateway {
             chat_token: &chat_token,
         };
         if route.spec.reply.mode == ReplyMode::Sync {
-            let globals = self.engine.globals();
-            let caller = self.caller(&globals);
+            let (clients, globals) = (
+                self.engine.clients().on_this_thread(),
+                self.engine.globals(),
+            );
+            let caller = self.caller(&clients, &globals);
             let outcomes = join_all(
                 route
                     .services
@@ -285,8 +289,11 @@ impl Gateway {
     /// `async` mode: each service's reply is posted when it arrives.
     async fn reply_later(self: Arc<Self>, owned: OwnedRequest, conversation: Option<Conversation>) {
         let request = owned.request();
-        let globals = self.engine.globals();
-        let caller = self.caller(&globals);
+        let (clients, globals) = (
+            self.engine.clients().on_this_thread(),
+            self.engine.globals(),
+        );
+        let caller = self.caller(&clients, &globals);
         let (conversation, route, gateway) = (conversation.as_ref(), &owned.route, &self);
         join_all(route.services.iter().map(|service| async move {
             let outcome = services::call(caller, request, service).await;
@@ -346,9 +353,9 @@ impl Gateway {
             tracing::warn!("a reply link was used after its trigger was deleted; nothing posted");
             return Ok(());
         };
-        let globals = self.engine.globals();
-        let outcome =
-            services::apply_patch(self.caller(&globals), route, &route.spec.name, answer).await;
+        let (clients, globals) = (self.engine.clients().clone(), self.engine.globals());
+        let caller = self.caller(&clients, &globals);
+        let outcome = services::apply_patch(caller, route, &route.spec.name, answer).await;
         self.post(route, &conversation, &outcome).await;
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Sending requests: shared connection pools (one verifying TLS, one for endpoints that opted
 //! out), the SSRF-guarded resolver, no redirects, a cap on how much of an answer is read.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,7 +58,10 @@ pub struct HttpClients {
 impl HttpClients {
     pub fn new(policy: NetworkPolicy) -> Result<Self, ClientError> {
         install_crypto_provider();
-        let policy = Arc::new(policy);
+        Self::with_policy(Arc::new(policy))
+    }
+
+    fn with_policy(policy: Arc<NetworkPolicy>) -> Result<Self, ClientError> {
         let builder = || {
             Client::builder()
                 .dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(&policy))))
@@ -76,6 +80,28 @@ impl HttpClients {
 
     pub fn policy(&self) -> &NetworkPolicy {
         &self.policy
+    }
+
+    /// The same clients with connection pools of the calling thread's own. A connection
+    /// belongs to the runtime that opened it; an HTTP worker thread that uses another thread's
+    /// connections wakes that thread twice a request. Built once per thread.
+    pub fn on_this_thread(&self) -> HttpClients {
+        thread_local! {
+            static LOCAL: RefCell<Vec<(usize, HttpClients)>> = const { RefCell::new(Vec::new()) };
+        }
+        let key = Arc::as_ptr(&self.policy) as usize;
+        LOCAL.with_borrow_mut(|local| {
+            if let Some((_, clients)) = local.iter().find(|(owner, _)| *owner == key) {
+                return clients.clone();
+            }
+            match Self::with_policy(Arc::clone(&self.policy)) {
+                Ok(clients) => {
+                    local.push((key, clients.clone()));
+                    clients
+                }
+                Err(_) => self.clone(),
+            }
+        })
     }
 
     /// Sends `request`; every error is classified for the retry rules.

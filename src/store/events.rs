@@ -16,10 +16,12 @@ pub struct EventRow {
     pub payload: String,
 }
 
+/// On the concrete connection, whose statement cache holds the prepared insert: through the
+/// multi-backend type the query would be built again as text for every event.
 pub fn insert(conn: &mut AnyConnection, row: &EventRow) -> Result<(), StoreError> {
-    diesel::insert_into(events::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(events::table)
         .values(row)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

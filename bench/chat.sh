@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Chat round trip end to end (issue 5): a Mattermost outgoing-webhook form request answered by a
+# fast local service, measured in one run three ways: the service called directly, the service
+# behind nginx `proxy_pass` (keepalive upstream), and the service behind Switchyard
+# (`/hooks/outgoing`, `mattermost-form`, a synchronous reply). Throughput under load first, then
+# latency with one connection at a time.
+# Usage: bench/chat.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 to change the load)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+TOKEN=bench-admin-token-0123456789
+CHAT_TOKEN=zmigewsanbbsdf59xnmduzypjc
+SERVICE=18101 PROXY=18102 GATEWAY=18103
+
+for tool in wrk nginx curl; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nginx curl)"; exit 1; }
+done
+cargo build --release --quiet --bin switchyard
+WORK=$(mktemp -d)
+cleanup() {
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/logs"
+cat >"$WORK/nginx.conf" <<CONF
+worker_processes auto;
+pid $WORK/nginx.pid;
+error_log $WORK/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    upstream service { server 127.0.0.1:$SERVICE; keepalive 128; }
+    server {
+        listen 127.0.0.1:$SERVICE;
+        location / { default_type application/json; return 200 '{"text":"build queued"}'; }
+    }
+    server {
+        listen 127.0.0.1:$PROXY;
+        location / {
+            proxy_pass http://service;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+CONF
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+
+SWITCHYARD_LISTEN=127.0.0.1:$GATEWAY SWITCHYARD_DATABASE_URL="sqlite://$WORK/switchyard.db" \
+SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
+    target/release/switchyard serve >"$WORK/logs/switchyard.log" 2>&1 &
+GATEWAY_PID=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GATEWAY/readyz" >/dev/null && break; sleep 0.05; done
+curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    "http://127.0.0.1:$GATEWAY/api/v1/triggers" -d @- <<JSON
+{"name": "build", "tokens": ["$CHAT_TOKEN"], "trigger_words": ["#build"],
+ "services": [{"endpoint": {"url": "http://127.0.0.1:$SERVICE/chat"}, "format": "mattermost-form"}]}
+JSON
+
+# Mattermost's form for `#build now`, as Mattermost encodes it.
+BODY="channel_id=hawos4dqtby53pd64o4a4cmeoo&channel_name=town-square&file_ids=&post_id=axdygg1957njfe5pu38saikdho&team_domain=someteam&team_id=kwoknj9nwpypzgzy78wkw516qe&text=%23build+now&timestamp=1445532266&token=$CHAT_TOKEN&trigger_word=%23build&user_id=rnina9994bde8mua79zqcg5hmo&user_name=somename"
+cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "$BODY"
+LUA
+answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$GATEWAY/hooks/outgoing")
+[ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard: $answer"; cat "$WORK/logs/switchyard.log"; exit 1; }
+
+# run NAME URL THREADS CONNECTIONS: prints requests/s and the latency percentiles.
+run() {
+    local out
+    out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$WORK/post.lua" "$2")
+    if grep -q "Non-2xx" <<<"$out"; then echo "$1: errors"; echo "$out"; exit 1; fi
+    printf '%-26s %10s req/s   p50 %8s   p90 %8s   p99 %8s\n' "$1" \
+        "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+        "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+        "$(awk '$1 == "90%" {print $2}' <<<"$out")" \
+        "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+}
+
+echo "== throughput: $THREADS threads, $CONNECTIONS connections, $DURATION each"
+run "service directly" "http://127.0.0.1:$SERVICE/chat" "$THREADS" "$CONNECTIONS"
+run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" "$THREADS" "$CONNECTIONS"
+run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" "$THREADS" "$CONNECTIONS"
+echo "== latency: one connection, $DURATION each"
+run "service directly" "http://127.0.0.1:$SERVICE/chat" 1 1
+run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" 1 1
+run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" 1 1
+events=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GATEWAY/metrics" | awk '/^switchyard_http_requests_total.*hooks\/outgoing.*200/ {print $2}')
+echo "Switchyard answered $events chat requests with 200"
