@@ -20,25 +20,36 @@ done
 cargo build --release --quiet --bin switchyard
 WORK=$(mktemp -d)
 cleanup() {
-    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+    for pid in "$WORK"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
     [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
 mkdir -p "$WORK/logs"
-cat >"$WORK/nginx.conf" <<CONF
-worker_processes auto;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/error.log warn;
+# The service and the proxy are separate nginx processes, so the proxy, like Switchyard, reaches
+# the service over loopback in another process.
+cat >"$WORK/service.conf" <<CONF
+worker_processes 1;
+pid $WORK/service.pid;
+error_log $WORK/logs/service.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
-    upstream service { server 127.0.0.1:$SERVICE; keepalive 128; }
     server {
         listen 127.0.0.1:$SERVICE;
         location / { default_type application/json; return 200 '{"text":"build queued"}'; }
     }
+}
+CONF
+cat >"$WORK/proxy.conf" <<CONF
+worker_processes auto;
+pid $WORK/proxy.pid;
+error_log $WORK/logs/proxy.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    upstream service { server 127.0.0.1:$SERVICE; keepalive 128; }
     server {
         listen 127.0.0.1:$PROXY;
         location / {
@@ -49,7 +60,8 @@ http {
     }
 }
 CONF
-nginx -c "$WORK/nginx.conf" -p "$WORK"
+nginx -c "$WORK/service.conf" -p "$WORK"
+nginx -c "$WORK/proxy.conf" -p "$WORK"
 
 SWITCHYARD_LISTEN=127.0.0.1:$GATEWAY SWITCHYARD_DATABASE_URL="sqlite://$WORK/switchyard.db" \
 SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
