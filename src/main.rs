@@ -5,6 +5,11 @@ use switchyard::cli::{self, Cli, Command};
 use switchyard::config::Config;
 use switchyard::telemetry;
 
+/// mimalloc: the chat path allocates a few hundred small blocks a request (HTTP parsing, the
+/// forwarded body, the answer), and glibc's malloc spent a fifth of its instructions on them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status for a configuration that cannot be used, as distinct from a failure at run time.
 const EXIT_CONFIG: u8 = 2;
 

@@ -45,7 +45,6 @@ use triggered::TriggeredEvents;
 use triggers::Triggers;
 
 use crate::delivery::DeliveryEngine;
-use crate::events::NewEvent;
 use crate::ids::new_id;
 use crate::outbound::HttpClients;
 use crate::store::{Store, StoreError};
@@ -361,31 +360,46 @@ impl Gateway {
     }
 
     fn record_triggered(&self, route: &Route, message: &ChatMessage, trigger_word: &str) {
-        let field = |name: &str| Value::String(message.field(name).to_owned());
-        self.triggered.record(NewEvent {
-            event_type: "chat.triggered".into(),
-            subject: Some(route.id.clone()),
-            data: json!({
-                "trigger": route.spec.name,
-                "trigger_id": route.id,
-                "kind": route.spec.kind.as_str(),
-                "platform": message.platform.as_str(),
-                "trigger_word": trigger_word,
-                "args": message.args(),
-                "text": field("text"),
-                "command": field("command"),
-                "team_id": field("team_id"),
-                "team_domain": field("team_domain"),
-                "channel_id": field("channel_id"),
-                "channel_name": field("channel_name"),
-                "user_id": field("user_id"),
-                "user_name": field("user_name"),
-                "services": route.services.len(),
-            }),
-            previous: None,
-            changes: None,
-        });
+        let field = |name| message.field(name);
+        let data = TriggeredData {
+            trigger: &route.spec.name,
+            trigger_id: &route.id,
+            kind: route.spec.kind.as_str(),
+            platform: message.platform.as_str(),
+            trigger_word,
+            args: message.args(),
+            text: field("text"),
+            command: field("command"),
+            team_id: field("team_id"),
+            team_domain: field("team_domain"),
+            channel_id: field("channel_id"),
+            channel_name: field("channel_name"),
+            user_id: field("user_id"),
+            user_name: field("user_name"),
+            services: route.services.len(),
+        };
+        self.triggered.record(&route.id, &data);
     }
+}
+
+/// The `data` of a `chat.triggered` event.
+#[derive(serde::Serialize)]
+struct TriggeredData<'a> {
+    trigger: &'a str,
+    trigger_id: &'a str,
+    kind: &'a str,
+    platform: &'a str,
+    trigger_word: &'a str,
+    args: &'a str,
+    text: &'a str,
+    command: &'a str,
+    team_id: &'a str,
+    team_domain: &'a str,
+    channel_id: &'a str,
+    channel_name: &'a str,
+    user_id: &'a str,
+    user_name: &'a str,
+    services: usize,
 }
 
 /// What proves a request's origin, and how to check it against a trigger.

@@ -8,10 +8,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use serde::Serialize;
+
 use crate::delivery::DeliveryEngine;
-use crate::events::{self, NewEvent, PreparedEvent};
+use crate::events;
+use crate::store::events::EventRow;
 use crate::store::{Store, StoreError};
 
+const EVENT_TYPE: &str = "chat.triggered";
 /// Events waiting beyond this many are dropped.
 const MAX_WAITING: usize = 50_000;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -22,7 +26,7 @@ const GATHER_FOR: Duration = Duration::from_millis(20);
 pub struct TriggeredEvents {
     store: Store,
     engine: DeliveryEngine,
-    waiting: Mutex<Vec<PreparedEvent>>,
+    waiting: Mutex<Vec<EventRow>>,
     write_queued: AtomicBool,
     dropped: AtomicU64,
 }
@@ -38,7 +42,7 @@ impl TriggeredEvents {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<PreparedEvent>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<EventRow>> {
         self.waiting
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -49,12 +53,12 @@ impl TriggeredEvents {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Queues the event; it is stored shortly after.
-    pub fn record(self: &Arc<Self>, event: NewEvent) {
-        let prepared = match events::prepare(event) {
-            Ok(prepared) => prepared,
+    /// Queues a `chat.triggered` event about the trigger `subject`; it is stored shortly after.
+    pub fn record(self: &Arc<Self>, subject: &str, data: &impl Serialize) {
+        let prepared = match events::encode_row(EVENT_TYPE, subject, data) {
+            Ok(row) => row,
             Err(error) => {
-                tracing::error!(%error, "cannot prepare a chat.triggered event");
+                tracing::error!(%error, "cannot encode a chat.triggered event");
                 return;
             }
         };
@@ -94,13 +98,13 @@ impl TriggeredEvents {
                 .write(move |conn| {
                     this.write_queued.store(false, Ordering::Release);
                     let taken = mem::take(&mut *this.lock());
-                    let mut started = Vec::with_capacity(taken.len());
-                    let mut events = taken.into_iter();
-                    while let Some(prepared) = events.next() {
-                        match events::emit(conn, &this.engine, prepared) {
-                            Ok((_, deliveries)) => started.push(deliveries),
+                    let mut started = Vec::new();
+                    let mut rows = taken.into_iter();
+                    while let Some(row) = rows.next() {
+                        match events::emit_row(conn, &this.engine, row) {
+                            Ok(deliveries) => started.extend(deliveries),
                             Err(error) => {
-                                this.lock().extend(events);
+                                this.lock().extend(rows);
                                 return Err(error);
                             }
                         }

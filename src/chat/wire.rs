@@ -41,8 +41,15 @@ pub fn decode_form(input: &[u8]) -> Result<Vec<(String, String)>, FormError> {
 }
 
 fn unescape(input: &[u8]) -> Result<String, FormError> {
+    let Some(first) = input.iter().position(|&b| b == b'%' || b == b'+') else {
+        // Most values need no decoding at all.
+        return std::str::from_utf8(input)
+            .map(str::to_owned)
+            .map_err(|_| FormError::Utf8);
+    };
     let mut bytes = Vec::with_capacity(input.len());
-    let mut index = 0;
+    bytes.extend_from_slice(&input[..first]);
+    let mut index = first;
     while index < input.len() {
         match input[index] {
             b'+' => bytes.push(b' '),
@@ -76,17 +83,25 @@ fn hex_value(byte: u8) -> Option<u8> {
 /// Go's `url.QueryEscape`: only `A-Z a-z 0-9 - _ . ~` stay as they are, a space becomes `+`,
 /// every other byte `%XX` in upper case.
 pub fn query_escape(text: &str, out: &mut String) {
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(byte));
-            }
-            b' ' => out.push('+'),
-            other => {
-                let _ = write!(out, "%{other:02X}");
-            }
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            continue;
         }
+        // The run before is ASCII, so it is a string as it is: copied in one go.
+        out.push_str(std::str::from_utf8(&bytes[start..index]).unwrap_or_default());
+        if byte == b' ' {
+            out.push('+');
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xF)]));
+        }
+        start = index + 1;
     }
+    out.push_str(std::str::from_utf8(&bytes[start..]).unwrap_or_default());
 }
 
 /// Go's `url.Values.Encode`: keys sorted bytewise, each key's values in their order.

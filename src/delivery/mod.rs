@@ -286,6 +286,15 @@ impl DeliveryEngine {
         self.shared.webhooks.subscribers(conn, event)
     }
 
+    /// Active webhooks subscribed to `event_type`, an event type not about incidents.
+    pub fn subscribers_to(
+        &self,
+        conn: &mut AnyConnection,
+        event_type: &str,
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        self.shared.webhooks.subscribers_to(conn, event_type)
+    }
+
     /// The webhooks with these ids that exist.
     pub fn webhooks(
         &self,

@@ -116,6 +116,62 @@ pub fn emit_to(
     }
 }
 
+/// An event stored in the form webhooks receive, serialised straight from `data` without a JSON
+/// tree: for frequent events that seldom have subscribers (`chat.triggered`). The tree is only
+/// built, from the stored text, when a webhook subscribes.
+pub fn encode_row(
+    event_type: &str,
+    subject: &str,
+    data: &impl serde::Serialize,
+) -> Result<EventRow, StoreError> {
+    #[derive(serde::Serialize)]
+    struct Envelope<'a, D> {
+        id: &'a str,
+        #[serde(rename = "type")]
+        event_type: &'a str,
+        occurred_at: &'a str,
+        subject: &'a str,
+        data: D,
+    }
+    let (id, occurred_at) = (new_id("evt"), now_millis());
+    let payload = serde_json::to_string(&Envelope {
+        id: &id,
+        event_type,
+        occurred_at: &to_rfc3339(occurred_at),
+        subject,
+        data,
+    })
+    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    Ok(EventRow {
+        id,
+        event_type: event_type.to_owned(),
+        subject: Some(subject.to_owned()),
+        occurred_at,
+        payload,
+    })
+}
+
+/// Stores an encoded event (not about an incident) and one delivery per webhook subscribed to
+/// its type, in the caller's transaction; `None` when none is.
+pub fn emit_row(
+    conn: &mut AnyConnection,
+    engine: &DeliveryEngine,
+    row: EventRow,
+) -> Result<Option<NewDeliveries>, StoreError> {
+    store::events::insert(conn, &row)?;
+    let recipients = engine.subscribers_to(conn, &row.event_type)?;
+    if recipients.is_empty() {
+        return Ok(None);
+    }
+    let event = EncodedEvent::decode(row.payload)
+        .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
+    Ok(Some(engine.create_deliveries(
+        conn,
+        Arc::new(event),
+        recipients,
+    )?))
+}
+
 /// An event accepted through the API: stored with its deliveries.
 #[derive(Debug, Clone)]
 pub struct Published {

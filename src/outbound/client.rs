@@ -70,6 +70,7 @@ impl HttpClients {
                 .user_agent(concat!("Switchyard/", env!("CARGO_PKG_VERSION")))
                 .tcp_nodelay(true)
                 .pool_idle_timeout(Duration::from_secs(90))
+                .retry(reqwest::retry::never())
         };
         Ok(Self {
             verified: builder().build()?,

@@ -29,6 +29,21 @@ impl WebhookCache {
             .collect())
     }
 
+    /// Active webhooks subscribed to `event_type`, for an event that is not about an incident
+    /// (only incident events have filters and forwarding modes to pass).
+    pub fn subscribers_to(
+        &self,
+        conn: &mut AnyConnection,
+        event_type: &str,
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        let versions = store::webhooks::active_versions(conn)?;
+        Ok(self
+            .resolve(conn, versions)?
+            .into_iter()
+            .filter(|webhook| webhook.subscribes_to(event_type))
+            .collect())
+    }
+
     /// The webhooks with these ids that still exist.
     pub fn get_many(
         &self,
