@@ -115,6 +115,20 @@ fn checked_key(key: &str) -> Result<String, Invalid> {
     Ok(key.to_owned())
 }
 
+/// Every attribute needs a name: an object key `""` is refused as a list entry's would be.
+fn checked_attributes(attributes: Vec<Attribute>) -> Result<Vec<Attribute>, Invalid> {
+    match attributes
+        .iter()
+        .position(|attribute| attribute.name.trim().is_empty())
+    {
+        Some(index) => Err(Invalid::new(
+            format!("attributes[{index}].name"),
+            "must not be empty",
+        )),
+        None => Ok(attributes),
+    }
+}
+
 impl Opening {
     /// Checks what a caller sent and fills in the defaults.
     fn checked(input: NewIncident) -> Result<Self, Invalid> {
@@ -124,10 +138,12 @@ impl Opening {
             severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
             source: input.source.unwrap_or_else(|| DEFAULT_SOURCE.into()),
             dedup_key: input.dedup_key.as_deref().map(checked_key).transpose()?,
-            attributes: input
-                .attributes
-                .map(AttributesInput::into_list)
-                .unwrap_or_default(),
+            attributes: checked_attributes(
+                input
+                    .attributes
+                    .map(AttributesInput::into_list)
+                    .unwrap_or_default(),
+            )?,
         })
     }
 

@@ -176,6 +176,7 @@ backend_tests! {
         let bad_action = alert(&app, &admin, json!({"dedup_key": "k", "action": "explode"})).await;
         let empty_key = alert(&app, &admin, json!({"dedup_key": " ", "action": "resolve"})).await;
         let forbidden = alert(&app, &read, trigger("k", "t")).await;
+        let unnamed = alert(&app, &admin, json!({"dedup_key": "k", "action": "trigger", "title": "t", "attributes": {"host": "web-1", "": "x"}})).await;
         let tactical = alert(&app, &admin, json!({"dedup_key": "k", "action": "trigger", "title": "t", "severity": "error"})).await;
 
         assert_eq!(expect_error(no_title, 422, "validation_failed").await["field"], "title");
@@ -183,6 +184,7 @@ backend_tests! {
         assert_eq!(expect_error(bad_action, 422, "validation_failed").await["field"], "action");
         assert_eq!(expect_error(empty_key, 422, "validation_failed").await["field"], "dedup_key");
         expect_error(forbidden, 403, "forbidden").await;
+        assert_eq!(expect_error(unnamed, 422, "validation_failed").await["field"], "attributes[1].name");
         assert_eq!(expect_json(tactical, 202).await["incident"]["severity"], "critical");
     }
 
