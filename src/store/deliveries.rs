@@ -61,10 +61,12 @@ pub struct ClaimedRow {
     pub initiated_by: String,
 }
 
+/// On the concrete connection, whose statement cache holds the prepared insert (through the
+/// multi-backend type the statement is rebuilt as text for every row).
 pub fn insert(conn: &mut AnyConnection, row: &DeliveryRow) -> Result<(), StoreError> {
-    diesel::insert_into(deliveries::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(deliveries::table)
         .values(row)
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 
