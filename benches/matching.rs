@@ -8,7 +8,8 @@ use std::sync::Arc;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use switchyard::chat::message::{ChatMessage, Encoding};
-use switchyard::chat::routing::{Index, Route};
+use switchyard::chat::route::Route;
+use switchyard::chat::routing::Index;
 use switchyard::chat::trigger::{Kind, TriggerSpec};
 
 /// `count` triggers of one kind (`exact`, `prefix`, `case-insensitive`), or of all kinds mixed

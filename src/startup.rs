@@ -146,6 +146,7 @@ impl Application {
         tokio::spawn(self.vars.keep_fresh(stop_deliveries.clone()));
         self.gateway.run_background(&stop_deliveries);
         let result = serve_until(self.server, shutdown).await;
+        self.gateway.finish().await;
         stop_deliveries.cancel();
         let _ = deliveries.await;
         result

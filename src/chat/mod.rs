@@ -2,9 +2,11 @@
 //! authenticate it, match it to a trigger, forward it to the trigger's services and turn their
 //! answers into the reply, at once or in later posts.
 //!
-//! `message` parses what arrived, `auth` checks who sent it, `routing` finds the trigger,
-//! `payload` and `services` call the services, `answer` and `reply` make the reply, `posts`
-//! and `links` carry later posts, `triggers` and `settings` are the configuration.
+//! `message` parses what arrived, `auth` and `selection` decide who sent it and which trigger
+//! it is for, found through `routing` (the indexed table of `route`s); `payload` and
+//! `services` call the services, `answer` and `reply` make the reply, `posts` and `links`
+//! carry later posts, `triggered` records the event; `trigger`, `triggers` and `settings` are
+//! the configuration, `wire` Mattermost's encodings.
 
 pub mod answer;
 pub mod auth;
@@ -14,7 +16,9 @@ pub mod message;
 pub mod payload;
 pub mod posts;
 pub mod reply;
+pub mod route;
 pub mod routing;
+pub mod selection;
 pub mod services;
 pub mod settings;
 pub mod trigger;
@@ -30,14 +34,16 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use answer::Read;
-use auth::{Credentials, SlackSignature, verify_slack};
+use auth::{Credentials, SlackSignature};
 use incidents::IncidentDesk;
 use links::{LinkError, ReplyLinks};
 use message::{ChatMessage, Encoding, MessageError};
 use payload::Forwarded;
 use posts::{Conversation, store_posts};
 use reply::{Outcome, Rules};
-use routing::{Candidate, Index, Route};
+use route::Route;
+use routing::Candidate;
+use selection::{Verifier, matched, pinned};
 use services::{Caller, Request};
 use settings::ChatSettings;
 use trigger::{Kind, ReplyMode, ReplySpec};
@@ -47,6 +53,7 @@ use triggers::Triggers;
 use crate::delivery::DeliveryEngine;
 use crate::ids::new_id;
 use crate::outbound::HttpClients;
+use crate::periodic;
 use crate::store::{Store, StoreError};
 use crate::templates::Globals;
 
@@ -148,18 +155,21 @@ impl Gateway {
         tokio::spawn(Arc::clone(&self.settings).keep_fresh(stop.clone()));
         let (links, stop) = (self.links.clone(), stop.clone());
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(PRUNE_LINKS_EVERY);
-            loop {
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    _ = ticks.tick() => {
-                        if let Err(error) = links.prune().await {
-                            tracing::warn!(%error, "cannot prune expired reply links");
-                        }
-                    }
+            periodic::every(PRUNE_LINKS_EVERY, stop, || async {
+                if let Err(error) = links.prune().await {
+                    tracing::warn!(%error, "cannot prune expired reply links");
                 }
-            }
+            })
+            .await;
         });
+    }
+
+    /// What calling services needs now: this thread's connection pools, the template globals.
+    fn call_context(&self) -> (HttpClients, Globals) {
+        (
+            self.engine.clients().on_this_thread(),
+            self.engine.globals(),
+        )
     }
 
     fn caller<'a>(&'a self, clients: &'a HttpClients, globals: &'a Globals) -> Caller<'a> {
@@ -179,6 +189,11 @@ impl Gateway {
             allow_icon_override: self.settings.allow_icon_override(),
             max_post_chars,
         }
+    }
+
+    /// At a stop, after the last request: stores the `chat.triggered` events still queued.
+    pub async fn finish(&self) {
+        self.triggered.flush().await;
     }
 
     /// `chat.enabled` is the master switch of `/hooks/outgoing` and `/hooks/slash`.
@@ -236,7 +251,8 @@ impl Gateway {
             Some(conversation) => Some(self.links.create(conversation).await?),
             None => None,
         };
-        self.record_triggered(&route, &message, &trigger_word);
+        self.triggered
+            .record_forwarded(&route, &message, &trigger_word);
         let forwarded = Forwarded {
             message: &message,
             trigger_name: &route.spec.name,
@@ -251,26 +267,7 @@ impl Gateway {
             chat_token: &chat_token,
         };
         if route.spec.reply.mode == ReplyMode::Sync {
-            let (clients, globals) = (
-                self.engine.clients().on_this_thread(),
-                self.engine.globals(),
-            );
-            let caller = self.caller(&clients, &globals);
-            let outcomes = join_all(
-                route
-                    .services
-                    .iter()
-                    .map(|service| services::call(caller, request, service)),
-            )
-            .await;
-            let rules = self.rules(
-                message.kind,
-                &route.spec.reply,
-                self.settings.max_post_chars(),
-            );
-            return Ok(rules
-                .join(&outcomes)
-                .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Json(reply.to_json())));
+            return Ok(self.reply_now(request).await);
         }
         let acknowledgement = acknowledgement(message.kind, &route.spec.reply);
         let owned = OwnedRequest {
@@ -285,13 +282,28 @@ impl Gateway {
         Ok(acknowledgement)
     }
 
+    /// `sync` mode: every service's answer, joined into the answer to the chat's request.
+    async fn reply_now(&self, request: Request<'_>) -> ChatAnswer {
+        let (clients, globals) = self.call_context();
+        let caller = self.caller(&clients, &globals);
+        let route = request.route;
+        let outcomes = join_all(
+            route
+                .services
+                .iter()
+                .map(|service| services::call(caller, request, service)),
+        )
+        .await;
+        let kind = request.forwarded.message.kind;
+        self.rules(kind, &route.spec.reply, self.settings.max_post_chars())
+            .join(&outcomes)
+            .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Json(reply.to_json()))
+    }
+
     /// `async` mode: each service's reply is posted when it arrives.
     async fn reply_later(self: Arc<Self>, owned: OwnedRequest, conversation: Option<Conversation>) {
         let request = owned.request();
-        let (clients, globals) = (
-            self.engine.clients().on_this_thread(),
-            self.engine.globals(),
-        );
+        let (clients, globals) = self.call_context();
         let caller = self.caller(&clients, &globals);
         let (conversation, route, gateway) = (conversation.as_ref(), &owned.route, &self);
         join_all(route.services.iter().map(|service| async move {
@@ -352,138 +364,12 @@ impl Gateway {
             tracing::warn!("a reply link was used after its trigger was deleted; nothing posted");
             return Ok(());
         };
-        let (clients, globals) = (self.engine.clients().clone(), self.engine.globals());
+        let (clients, globals) = self.call_context();
         let caller = self.caller(&clients, &globals);
         let outcome = services::apply_patch(caller, route, &route.spec.name, answer).await;
         self.post(route, &conversation, &outcome).await;
         Ok(())
     }
-
-    fn record_triggered(&self, route: &Route, message: &ChatMessage, trigger_word: &str) {
-        let field = |name| message.field(name);
-        let data = TriggeredData {
-            trigger: &route.spec.name,
-            trigger_id: &route.id,
-            kind: route.spec.kind.as_str(),
-            platform: message.platform.as_str(),
-            trigger_word,
-            args: message.args(),
-            text: field("text"),
-            command: field("command"),
-            team_id: field("team_id"),
-            team_domain: field("team_domain"),
-            channel_id: field("channel_id"),
-            channel_name: field("channel_name"),
-            user_id: field("user_id"),
-            user_name: field("user_name"),
-            services: route.services.len(),
-        };
-        self.triggered.record(&route.id, &data);
-    }
-}
-
-/// The `data` of a `chat.triggered` event.
-#[derive(serde::Serialize)]
-struct TriggeredData<'a> {
-    trigger: &'a str,
-    trigger_id: &'a str,
-    kind: &'a str,
-    platform: &'a str,
-    trigger_word: &'a str,
-    args: &'a str,
-    text: &'a str,
-    command: &'a str,
-    team_id: &'a str,
-    team_domain: &'a str,
-    channel_id: &'a str,
-    channel_name: &'a str,
-    user_id: &'a str,
-    user_name: &'a str,
-    services: usize,
-}
-
-/// What proves a request's origin, and how to check it against a trigger.
-struct Verifier<'a> {
-    credentials: &'a Credentials,
-    body: &'a [u8],
-    encoding: Encoding,
-    now: i64,
-}
-
-impl Verifier<'_> {
-    fn accepts(&self, route: &Route) -> bool {
-        match &route.spec.slack_signing_secret {
-            // Slack signs POST bodies; a query string is never Slack's.
-            Some(_) if self.encoding == Encoding::Query => false,
-            Some(secret) => self.signed_by(secret.as_bytes()),
-            None => self.credentials.presents_token(&route.spec.tokens),
-        }
-    }
-
-    fn signed_by(&self, secret: &[u8]) -> bool {
-        self.credentials
-            .slack
-            .as_ref()
-            .is_some_and(|signature| verify_slack(secret, signature, self.body, self.now))
-    }
-
-    /// Whether the request comes from a chat some trigger of `kind` trusts, whatever it says.
-    fn is_known(&self, index: &Index, kind: Kind) -> bool {
-        index.knows_token(kind, self.credentials.token_digests())
-            || (self.encoding != Encoding::Query
-                && index
-                    .signing_secrets(kind)
-                    .iter()
-                    .any(|secret| self.signed_by(secret)))
-    }
-}
-
-/// The first candidate that accepts the request's credentials. A request that no candidate
-/// accepts is refused; one that matches nothing is answered with nothing if its credentials
-/// are known, refused otherwise, so strangers learn nothing about trigger words.
-fn matched(
-    index: &Index,
-    message: &ChatMessage,
-    verifier: &Verifier<'_>,
-) -> Result<Option<Candidate>, ChatError> {
-    let candidates = index.candidates(message);
-    if candidates.is_empty() {
-        return if verifier.is_known(index, message.kind) {
-            Ok(None)
-        } else {
-            Err(ChatError::Unauthorized)
-        };
-    }
-    candidates
-        .into_iter()
-        .find(|candidate| verifier.accepts(&candidate.route))
-        .map(Some)
-        .ok_or(ChatError::Unauthorized)
-}
-
-fn pinned(
-    index: &Index,
-    reference: &str,
-    message: &ChatMessage,
-    verifier: &Verifier<'_>,
-) -> Result<Option<Candidate>, ChatError> {
-    let route = index
-        .find(reference)
-        .filter(|route| route.spec.kind == message.kind)
-        .ok_or_else(|| ChatError::NoSuchTrigger {
-            kind: message.kind.as_str(),
-            reference: reference.to_owned(),
-        })?;
-    if verifier.encoding == Encoding::Query && route.spec.slack_signing_secret.is_some() {
-        return Err(ChatError::SignedNeedsPost);
-    }
-    if !verifier.accepts(route) {
-        return Err(ChatError::Unauthorized);
-    }
-    Ok(route.fires_on(message).map(|trigger_word| Candidate {
-        route: Arc::clone(route),
-        trigger_word,
-    }))
 }
 
 fn acknowledgement(kind: Kind, reply: &ReplySpec) -> ChatAnswer {

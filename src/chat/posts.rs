@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::answer::Post;
 use super::message::{ChatMessage, Platform};
-use super::routing::Route;
+use super::route::Route;
 use super::trigger::{Kind, PostFormat};
 use crate::delivery::{DeliveryEngine, NewDeliveries};
 use crate::events::{self, NewEvent};

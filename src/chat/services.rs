@@ -10,7 +10,7 @@ use super::answer::{self, Answer, Read};
 use super::incidents::IncidentDesk;
 use super::payload::Forwarded;
 use super::reply::Outcome;
-use super::routing::{Route, Service, Target};
+use super::route::{Route, Service, Target};
 use super::trigger::{Kind, ServiceFormat};
 use crate::outbound::{Body, HttpClients, OutboundResponse, RequestSpec, SendError};
 use crate::templates::{Globals, OutputKind};

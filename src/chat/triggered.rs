@@ -1,15 +1,20 @@
 //! `chat.triggered` events (SPEC §4.1), one per forwarded message, stored without making the
 //! chat wait: events queue here and, a few milliseconds after the first, one write stores
-//! everything queued, with the deliveries of the webhooks subscribed to them. The queue is bounded; beyond it events are dropped and
-//! counted, never the chat's reply delayed.
+//! everything queued, with the deliveries of the webhooks subscribed to them. A graceful stop
+//! stores what is still queued. The queue is bounded: beyond it events are dropped (and that
+//! logged), never the chat's reply delayed.
 
 use std::mem;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
+
 use serde::Serialize;
 
+use super::message::ChatMessage;
+use super::route::Route;
 use crate::delivery::DeliveryEngine;
 use crate::events;
 use crate::store::events::EventRow;
@@ -26,16 +31,20 @@ const GATHER_FOR: Duration = Duration::from_millis(20);
 pub struct TriggeredEvents {
     store: Store,
     engine: DeliveryEngine,
+    /// The writes run on the main runtime, which outlives the HTTP workers at a stop.
+    runtime: Handle,
     waiting: Mutex<Vec<EventRow>>,
     write_queued: AtomicBool,
     dropped: AtomicU64,
 }
 
 impl TriggeredEvents {
+    /// Call on the main runtime: the writes will run there.
     pub fn new(store: Store, engine: DeliveryEngine) -> Arc<Self> {
         Arc::new(Self {
             store,
             engine,
+            runtime: Handle::current(),
             waiting: Mutex::new(Vec::new()),
             write_queued: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
@@ -48,13 +57,36 @@ impl TriggeredEvents {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Events dropped because too many were waiting.
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+    /// Queues the `chat.triggered` event of `message`, forwarded by `route` with `trigger_word`.
+    pub fn record_forwarded(
+        self: &Arc<Self>,
+        route: &Route,
+        message: &ChatMessage,
+        trigger_word: &str,
+    ) {
+        let field = |name| message.field(name);
+        let data = TriggeredData {
+            trigger: &route.spec.name,
+            trigger_id: &route.id,
+            kind: route.spec.kind.as_str(),
+            platform: message.platform.as_str(),
+            trigger_word,
+            args: message.args(),
+            text: field("text"),
+            command: field("command"),
+            team_id: field("team_id"),
+            team_domain: field("team_domain"),
+            channel_id: field("channel_id"),
+            channel_name: field("channel_name"),
+            user_id: field("user_id"),
+            user_name: field("user_name"),
+            services: route.services.len(),
+        };
+        self.record(&route.id, &data);
     }
 
     /// Queues a `chat.triggered` event about the trigger `subject`; it is stored shortly after.
-    pub fn record(self: &Arc<Self>, subject: &str, data: &impl Serialize) {
+    fn record(self: &Arc<Self>, subject: &str, data: &impl Serialize) {
         let prepared = match events::encode_row(EVENT_TYPE, subject, data) {
             Ok(row) => row,
             Err(error) => {
@@ -80,11 +112,18 @@ impl TriggeredEvents {
         }
         if !self.write_queued.swap(true, Ordering::AcqRel) {
             let this = Arc::clone(self);
-            tokio::spawn(async move {
+            self.runtime.spawn(async move {
                 // Whatever arrives meanwhile goes into the same write.
                 tokio::time::sleep(GATHER_FOR).await;
                 this.write_waiting().await;
             });
+        }
+    }
+
+    /// Stores what is queued now (at a stop, once no request can add more).
+    pub async fn flush(self: &Arc<Self>) {
+        if !self.lock().is_empty() {
+            Arc::clone(self).write_waiting().await;
         }
     }
 
@@ -129,4 +168,24 @@ impl TriggeredEvents {
             }
         }
     }
+}
+
+/// The `data` of a `chat.triggered` event.
+#[derive(Serialize)]
+struct TriggeredData<'a> {
+    trigger: &'a str,
+    trigger_id: &'a str,
+    kind: &'a str,
+    platform: &'a str,
+    trigger_word: &'a str,
+    args: &'a str,
+    text: &'a str,
+    command: &'a str,
+    team_id: &'a str,
+    team_domain: &'a str,
+    channel_id: &'a str,
+    channel_name: &'a str,
+    user_id: &'a str,
+    user_name: &'a str,
+    services: usize,
 }

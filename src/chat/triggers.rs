@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::routing::{Index, Route, RoutingTable};
+use super::route::Route;
+use super::routing::{Index, RoutingTable};
 use super::trigger::TriggerSpec;
 use crate::audit::{self, Change};
 use crate::ids::new_id;

@@ -118,16 +118,41 @@ impl Store {
     /// real cause at once instead of after a pool timeout.
     pub async fn open(url: DatabaseUrl) -> Result<Self, StoreError> {
         let manager = ConnectionManager::new(url.clone());
-        let first = manager.clone();
-        let applied = tokio::task::spawn_blocking(move || {
-            let mut conn = first.open()?;
-            migrations::run_pending(&mut conn)
+        let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
+        let (applied, reader) = tokio::task::spawn_blocking(move || {
+            let mut conn = manager.open()?;
+            let applied = migrations::run_pending(&mut conn)?;
+            Ok::<_, StoreError>((applied, Self::reader_pool(&manager, sqlite)?))
         })
         .await??;
         if applied > 0 {
             tracing::info!(applied, "applied database migrations");
         }
-        Ok(Self::with_pools(url, manager))
+        let writers = if sqlite { 1 } else { POSTGRES_WRITERS };
+        let manager = ConnectionManager::new(url);
+        Ok(Self {
+            reader,
+            writer: Arc::new(Writer::start(manager.for_writer(), writers)),
+            sqlite,
+        })
+    }
+
+    /// The readers' pool, built with its first connection open: no pool thread is still
+    /// connecting once the store is returned (a command that exits at once would otherwise
+    /// race that thread to the process's end).
+    fn reader_pool(
+        manager: &ConnectionManager,
+        sqlite: bool,
+    ) -> Result<Pool<ConnectionManager>, StoreError> {
+        let readers = if sqlite {
+            SQLITE_READERS
+        } else {
+            POSTGRES_READERS
+        };
+        Ok(Pool::builder()
+            .max_size(readers)
+            .min_idle(Some(1))
+            .build(manager.clone())?)
     }
 
     /// Runs `work` on one connection, without migrating or building pools: for commands that
@@ -142,23 +167,6 @@ impl Store {
             work(&mut conn)
         })
         .await
-    }
-
-    fn with_pools(url: DatabaseUrl, manager: ConnectionManager) -> Self {
-        let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
-        let (readers, writers) = if sqlite {
-            (SQLITE_READERS, 1)
-        } else {
-            (POSTGRES_READERS, POSTGRES_WRITERS)
-        };
-        Self {
-            reader: Pool::builder()
-                .max_size(readers)
-                .min_idle(Some(1))
-                .build_unchecked(manager.clone()),
-            writer: Arc::new(Writer::start(manager.for_writer(), writers)),
-            sqlite,
-        }
     }
 
     /// SQLite serves one process; PostgreSQL may be shared by several.

@@ -1,18 +1,18 @@
 //! The trigger resource (SPEC §3.1): which chat messages a trigger takes, how it authenticates
 //! them, the services it forwards them to, and how their answers become replies.
 
+mod reply;
+mod service;
+
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::outbound::endpoint::parse_url;
-use crate::outbound::secret::{mask, restore};
-use crate::outbound::{Endpoint, NetworkPolicy};
-use crate::templates::OutputKind;
-use crate::validation::Invalid;
-use crate::webhooks::{body_kind, compile_template};
+pub use reply::{OnError, PostFormat, ReplyMode, ReplySpec};
+pub use service::{BUILTIN_INCIDENTS, ServiceFormat, ServiceSpec};
 
-/// The service URL of the gateway's own incident commands (`list`, `ack 12`, …).
-pub const BUILTIN_INCIDENTS: &str = "builtin:incidents";
+use crate::outbound::NetworkPolicy;
+use crate::outbound::secret::{mask, restore};
+use crate::validation::Invalid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -88,117 +88,12 @@ pub enum TriggerWhen {
     Prefix,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceSpec {
-    /// Shown in error lines (`build: service timed out after 10 s`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    pub endpoint: Endpoint,
-    #[serde(default)]
-    pub format: ServiceFormat,
-    /// The body for `format: template`, rendered from the `json` format's object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_template: Option<String>,
-    #[serde(default)]
-    pub template_strict: bool,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ServiceFormat {
-    /// The chat's fields form-encoded exactly as Mattermost encodes them.
-    #[default]
-    MattermostForm,
-    /// The chat's fields as Mattermost's JSON.
-    MattermostJson,
-    /// The chat's fields with `trigger`, `trigger_word`, `args`, `platform`, `response_url`.
-    Json,
-    /// `body_template` rendered from the `json` object.
-    Template,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReplySpec {
-    #[serde(default)]
-    pub mode: ReplyMode,
-    /// Maps `{request, response, service}` to the reply JSON, for services that know nothing
-    /// of chat.
-    #[serde(default)]
-    pub template: Option<String>,
-    /// `null` passes the service's own value; `comment` (outgoing) threads the reply,
-    /// `in_channel` or `ephemeral` for slash commands.
-    #[serde(default)]
-    pub response_type: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub icon_url: Option<String>,
-    /// An incoming-webhook URL asynchronous replies of outgoing triggers are posted to.
-    #[serde(default)]
-    pub post_url: Option<String>,
-    #[serde(default)]
-    pub post_format: PostFormat,
-    /// The immediate answer in `async` mode (slash commands); `""` answers with an empty body.
-    #[serde(default)]
-    pub ack_text: Option<String>,
-    #[serde(default)]
-    pub on_error: OnError,
-}
-
-impl Default for ReplySpec {
-    fn default() -> Self {
-        Self {
-            mode: ReplyMode::Sync,
-            template: None,
-            response_type: None,
-            username: None,
-            icon_url: None,
-            post_url: None,
-            post_format: PostFormat::Mattermost,
-            ack_text: None,
-            on_error: OnError::Post,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplyMode {
-    /// Wait for the services and answer the chat's request with the joined reply.
-    #[default]
-    Sync,
-    /// Answer at once, then post each service's reply when it arrives.
-    Async,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PostFormat {
-    #[default]
-    Mattermost,
-    Slack,
-    Discord,
-    Teams,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OnError {
-    /// A failing service becomes a short line in the reply.
-    #[default]
-    Post,
-    Silent,
-}
-
-const MAX_NAME_CHARS: usize = 100;
+pub(super) const MAX_NAME_CHARS: usize = 100;
 const MAX_LIST: usize = 100;
 const MAX_WORD_CHARS: usize = 128;
 const MAX_SERVICES: usize = 10;
 const MIN_SECRET_CHARS: usize = 16;
 const MAX_SECRET_CHARS: usize = 256;
-const MAX_ACK_CHARS: usize = 4000;
 
 fn check_list(field: &str, values: &[String], what: &str) -> Result<(), Invalid> {
     if values.len() > MAX_LIST {
@@ -237,114 +132,6 @@ fn check_secret(field: String, secret: &str) -> Result<(), Invalid> {
         ));
     }
     Ok(())
-}
-
-impl ServiceSpec {
-    pub fn is_builtin(&self) -> bool {
-        self.endpoint.url.starts_with("builtin:")
-    }
-
-    /// The service's URL when it is an HTTP service.
-    fn validate(&mut self) -> Result<Option<Url>, Invalid> {
-        if let Some(name) = &self.name
-            && (name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS)
-        {
-            return Err(Invalid::new("name", "must be 1 to 100 characters"));
-        }
-        match (self.format, &self.body_template) {
-            (ServiceFormat::Template, Some(source)) => {
-                compile_template(
-                    "body_template",
-                    source,
-                    body_kind(&self.endpoint),
-                    self.template_strict,
-                )?;
-            }
-            (ServiceFormat::Template, None) => {
-                return Err(Invalid::new(
-                    "body_template",
-                    "is required when `format` is `template`",
-                ));
-            }
-            (_, Some(_)) => {
-                return Err(Invalid::new(
-                    "body_template",
-                    "is only used when `format` is `template`",
-                ));
-            }
-            (_, None) => {}
-        }
-        if self.is_builtin() {
-            if self.endpoint.url != BUILTIN_INCIDENTS {
-                return Err(Invalid::new(
-                    "endpoint.url",
-                    format!("the only built-in service is `{BUILTIN_INCIDENTS}`"),
-                ));
-            }
-            return Ok(None);
-        }
-        self.endpoint.normalize();
-        self.endpoint
-            .validate()
-            .map(Some)
-            .map_err(|error| error.under("endpoint"))
-    }
-}
-
-impl ReplySpec {
-    fn validate(&self, kind: Kind) -> Result<Option<Url>, Invalid> {
-        if let Some(source) = &self.template {
-            compile_template("template", source, OutputKind::Json, false)?;
-        }
-        let allowed: &[&str] = match kind {
-            Kind::Outgoing => &["comment", "post"],
-            Kind::Slash => &["in_channel", "ephemeral"],
-        };
-        if let Some(response_type) = &self.response_type
-            && !allowed.contains(&response_type.as_str())
-        {
-            return Err(Invalid::new(
-                "response_type",
-                format!(
-                    "must be null or one of {} for {} triggers",
-                    allowed.join(", "),
-                    kind.as_str()
-                ),
-            ));
-        }
-        if let Some(icon) = &self.icon_url {
-            parse_url(icon).map_err(|reason| Invalid::new("icon_url", reason))?;
-        }
-        if self
-            .ack_text
-            .as_ref()
-            .is_some_and(|text| text.chars().count() > MAX_ACK_CHARS)
-        {
-            return Err(Invalid::new(
-                "ack_text",
-                format!("must be at most {MAX_ACK_CHARS} characters"),
-            ));
-        }
-        if self
-            .username
-            .as_ref()
-            .is_some_and(|name| name.trim().is_empty() || name.chars().count() > 64)
-        {
-            return Err(Invalid::new("username", "must be 1 to 64 characters"));
-        }
-        let post_url = self
-            .post_url
-            .as_deref()
-            .map(|url| parse_url(url).map_err(|reason| Invalid::new("post_url", reason)))
-            .transpose()?;
-        if kind == Kind::Outgoing && self.mode == ReplyMode::Async && post_url.is_none() {
-            return Err(Invalid::new(
-                "post_url",
-                "is required for asynchronous replies of outgoing triggers (an incoming-webhook URL)",
-            ));
-        }
-        Ok(post_url)
-    }
 }
 
 impl TriggerSpec {
