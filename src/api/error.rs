@@ -284,8 +284,6 @@ impl From<ChatError> for ApiError {
         match error {
             ChatError::Disabled => ApiError::not_implemented(error.to_string()),
             ChatError::Malformed(_) => ApiError::malformed(error.to_string()),
-            ChatError::NoSuchTrigger { .. } => ApiError::not_found(error.to_string()),
-            ChatError::SignedNeedsPost => ApiError::method_not_allowed(error.to_string()),
             ChatError::Unauthorized => ApiError::unauthorized("not authenticated"),
             ChatError::Link(LinkError::Unknown) => ApiError::not_found(error.to_string()),
             ChatError::Link(LinkError::Exhausted) => ApiError::malformed(error.to_string()),

@@ -68,7 +68,7 @@ pub fn verify_slack(secret: &[u8], signed: &SlackSignature, body: &[u8], now: i6
     let Ok(timestamp) = signed.timestamp.trim().parse::<i64>() else {
         return false;
     };
-    if (now - timestamp).abs() > SLACK_WINDOW_SECONDS {
+    if now.abs_diff(timestamp) > SLACK_WINDOW_SECONDS.unsigned_abs() {
         return false;
     }
     let Some(hex_signature) = signed.signature.trim().strip_prefix("v0=") else {
@@ -145,6 +145,11 @@ mod tests {
         ));
         assert!(!verify_slack(SECRET, &signed("v1=00"), BODY, TIMESTAMP));
         assert!(!verify_slack(SECRET, &signed("v0=zz"), BODY, TIMESTAMP));
+        let extreme = SlackSignature {
+            timestamp: i64::MIN.to_string(),
+            signature: SIGNATURE.into(),
+        };
+        assert!(!verify_slack(SECRET, &extreme, BODY, TIMESTAMP));
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub enum LinkError {
     Store(#[from] StoreError),
 }
 
+fn conversation_of(row: &ReplyLinkRow) -> Result<Conversation, LinkError> {
+    serde_json::from_str(&row.conversation).map_err(|error| LinkError::Corrupt(error.to_string()))
+}
+
 fn digest(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }
@@ -67,6 +71,20 @@ impl ReplyLinks {
         Ok(format!("{}/hooks/reply/{id}", self.base_url))
     }
 
+    /// Whether the link `id` may still be used, without using it.
+    pub async fn check_usable(&self, id: &str) -> Result<(), LinkError> {
+        let hash = digest(id);
+        let row = self
+            .store
+            .read(move |conn| store::reply_links::find_live(conn, &hash, now_millis()))
+            .await?
+            .ok_or(LinkError::Unknown)?;
+        if row.uses >= LINK_USES {
+            return Err(LinkError::Exhausted);
+        }
+        Ok(())
+    }
+
     /// Counts one use of the link `id` and returns its conversation.
     pub async fn take(&self, id: &str) -> Result<Conversation, LinkError> {
         let hash = digest(id);
@@ -75,8 +93,7 @@ impl ReplyLinks {
             .write(move |conn| store::reply_links::try_use(conn, &hash, LINK_USES, now_millis()))
             .await?;
         match used {
-            Use::Granted(row) => serde_json::from_str(&row.conversation)
-                .map_err(|error| LinkError::Corrupt(error.to_string())),
+            Use::Granted(row) => conversation_of(&row),
             Use::Exhausted => Err(LinkError::Exhausted),
             Use::Unknown => Err(LinkError::Unknown),
         }

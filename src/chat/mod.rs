@@ -31,7 +31,9 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use answer::Read;
 use auth::{Credentials, SlackSignature};
@@ -60,6 +62,8 @@ use crate::templates::Globals;
 /// The immediate answer of an asynchronous slash command without `reply.ack_text`.
 const WORKING_ON_IT: &str = "Working on it…";
 const PRUNE_LINKS_EVERY: Duration = Duration::from_secs(60 * 60);
+/// At a stop, asynchronous replies get this long to finish, as deliveries do (SPEC §6.3).
+const REPLIES_GRACE: Duration = Duration::from_secs(10);
 
 /// A chat request as the HTTP layer hands it over.
 #[derive(Debug, Clone)]
@@ -88,13 +92,6 @@ pub enum ChatError {
     Disabled,
     #[error(transparent)]
     Malformed(#[from] MessageError),
-    #[error("no {kind} trigger `{reference}`")]
-    NoSuchTrigger {
-        kind: &'static str,
-        reference: String,
-    },
-    #[error("a Slack-signed trigger takes POST requests only")]
-    SignedNeedsPost,
     /// Answered with a bare `401`: nothing about why.
     #[error("not authenticated")]
     Unauthorized,
@@ -113,9 +110,14 @@ pub struct Gateway {
     triggered: Arc<TriggeredEvents>,
     incidents: OnceLock<Arc<dyn IncidentDesk>>,
     default_timeout_ms: u64,
+    /// Asynchronous replies run on the main runtime, which outlives the HTTP workers at a
+    /// stop; a stop gives them [`REPLIES_GRACE`] to finish.
+    runtime: Handle,
+    replies: TaskTracker,
 }
 
 impl Gateway {
+    /// Call on the main runtime: asynchronous replies and event writes run there.
     pub fn new(
         store: Store,
         engine: DeliveryEngine,
@@ -124,7 +126,7 @@ impl Gateway {
         links: ReplyLinks,
     ) -> Self {
         Self {
-            triggered: TriggeredEvents::new(store.clone(), engine.clone()),
+            triggered: TriggeredEvents::new(store.clone(), engine.clone(), triggered::GATHER_FOR),
             default_timeout_ms: engine.default_timeout_ms(),
             store,
             engine,
@@ -132,6 +134,8 @@ impl Gateway {
             settings,
             links,
             incidents: OnceLock::new(),
+            runtime: Handle::current(),
+            replies: TaskTracker::new(),
         }
     }
 
@@ -191,8 +195,19 @@ impl Gateway {
         }
     }
 
-    /// At a stop, after the last request: stores the `chat.triggered` events still queued.
+    /// At a stop, after the last request: lets asynchronous replies finish (for up to
+    /// [`REPLIES_GRACE`]) and stores the `chat.triggered` events still queued.
     pub async fn finish(&self) {
+        self.replies.close();
+        if tokio::time::timeout(REPLIES_GRACE, self.replies.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.replies.len(),
+                "asynchronous chat replies still waiting for their services at the stop; they are dropped"
+            );
+        }
         self.triggered.flush().await;
     }
 
@@ -219,12 +234,8 @@ impl Gateway {
             inbound.slack.clone(),
         );
         let index = self.triggers.routing().current();
-        let verifier = Verifier {
-            credentials: &credentials,
-            body: &inbound.body,
-            encoding: inbound.encoding,
-            now: chrono::Utc::now().timestamp(),
-        };
+        let now = chrono::Utc::now().timestamp();
+        let verifier = Verifier::new(&credentials, &inbound.body, inbound.encoding, now);
         let chosen = match &inbound.pinned {
             Some(reference) => pinned(&index, reference, &message, &verifier)?,
             None => matched(&index, &message, &verifier)?,
@@ -278,7 +289,10 @@ impl Gateway {
             request_id,
             chat_token,
         };
-        tokio::spawn(Arc::clone(self).reply_later(owned, conversation));
+        self.replies.spawn_on(
+            Arc::clone(self).reply_later(owned, conversation),
+            &self.runtime,
+        );
         Ok(acknowledgement)
     }
 
@@ -322,9 +336,15 @@ impl Gateway {
     /// Stores the posts of one outcome and starts their deliveries.
     async fn post(&self, route: &Route, conversation: &Conversation, outcome: &Outcome) {
         let max = conversation.max_chars(self.settings.max_post_chars());
-        let posts = self
-            .rules(conversation.kind, &route.spec.reply, max)
-            .posts(outcome);
+        let rules = self.rules(conversation.kind, &route.spec.reply, max);
+        let posts = if conversation.splits() {
+            rules.posts(outcome)
+        } else {
+            rules
+                .join(std::slice::from_ref(outcome))
+                .into_iter()
+                .collect()
+        };
         if posts.is_empty() {
             return;
         }
@@ -353,12 +373,15 @@ impl Gateway {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Result<(), ChatError> {
-        let conversation = self.links.take(id).await?;
+        // Read as Mattermost reads posts to its own response URLs (JSON when the media type is
+        // `application/json`, else text), and first: an unreadable post spends no use.
+        self.links.check_usable(id).await?;
         let answer = match answer::read(Kind::Slash, content_type, body, false) {
             Read::Answer(answer) => *answer,
             Read::Empty => return Ok(()),
             Read::Unusable(reason) => return Err(MessageError::Json(reason).into()),
         };
+        let conversation = self.links.take(id).await?;
         let index = self.triggers.routing().current();
         let Some(route) = index.find(&conversation.trigger_id) else {
             tracing::warn!("a reply link was used after its trigger was deleted; nothing posted");

@@ -133,6 +133,12 @@ impl Conversation {
         })
     }
 
+    /// Whether a long reply becomes several posts here. A chat's `response_url` takes five
+    /// posts at most, and Mattermost does not split command responses: there it is cut.
+    pub fn splits(&self) -> bool {
+        self.style != PostStyle::CommandResponse
+    }
+
     /// The longest text one post may carry here.
     pub fn max_chars(&self, configured: usize) -> usize {
         match self.style {

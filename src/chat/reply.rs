@@ -2,12 +2,16 @@
 //! order, attachments concatenated, error lines where a service failed, overrides only where
 //! allowed, long text cut (synchronous replies) or split into several posts (asynchronous).
 
-use super::answer::{Answer, Post};
+use serde_json::Value;
+
+use super::answer::{self, Answer, Post, Read};
 use super::trigger::{Kind, OnError, ReplySpec};
 use crate::templates::text::truncate;
 
 /// Marks text cut at `chat.max_post_chars`.
 pub const CUT_MARKER: &str = "…";
+/// One reply is split into at most this many posts; the last is cut.
+pub const MAX_POSTS: usize = 10;
 
 /// What one service came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,19 +65,10 @@ impl Rules<'_> {
         Some(self.finish(reply))
     }
 
-    /// The overrides of the trigger and the settings.
+    /// The overrides of the trigger and the settings, on the reply and on each of a slash
+    /// command's extra responses (the chat posts those too).
     fn finish(&self, mut reply: Post) -> Post {
-        if !self.allow_username_override {
-            reply.username = None;
-        }
-        if !self.allow_icon_override {
-            reply.icon_url = None;
-        }
-        reply.username = reply.username.or_else(|| self.reply.username.clone());
-        reply.icon_url = reply.icon_url.or_else(|| self.reply.icon_url.clone());
-        if let Some(response_type) = &self.reply.response_type {
-            reply.response_type = Some(response_type.clone());
-        }
+        self.override_post(&mut reply);
         if self.kind == Kind::Outgoing {
             // Slash-command-only fields mean nothing to an outgoing webhook's answer.
             reply.extra_responses.clear();
@@ -81,11 +76,45 @@ impl Rules<'_> {
             reply.skip_slack_parsing = None;
             reply.channel_id = None;
         }
+        reply.extra_responses = std::mem::take(&mut reply.extra_responses)
+            .into_iter()
+            .filter_map(|extra| self.extra_response(extra))
+            .collect();
         reply
     }
 
-    /// One service's reply, as posts of at most `max_post_chars` characters each; the
-    /// attachments go with the last.
+    fn override_post(&self, post: &mut Post) {
+        if !self.allow_username_override {
+            post.username = None;
+        }
+        if !self.allow_icon_override {
+            post.icon_url = None;
+        }
+        post.username = post.username.take().or_else(|| self.reply.username.clone());
+        post.icon_url = post.icon_url.take().or_else(|| self.reply.icon_url.clone());
+        if let Some(response_type) = &self.reply.response_type {
+            post.response_type = Some(response_type.clone());
+        }
+    }
+
+    /// An extra response read as an answer (keys in any case) and held to the same rules;
+    /// Mattermost honours neither nested extra responses nor their `goto_location`.
+    fn extra_response(&self, extra: Value) -> Option<Value> {
+        let Read::Answer(answer) = answer::from_value(extra) else {
+            return None;
+        };
+        let mut post = answer.post;
+        post.extra_responses.clear();
+        post.goto_location = None;
+        self.override_post(&mut post);
+        post.text = post
+            .text
+            .map(|text| truncate(&text, self.max_post_chars, CUT_MARKER).into_owned());
+        Some(post.to_json())
+    }
+
+    /// One service's reply, as posts of at most `max_post_chars` characters each (at most
+    /// [`MAX_POSTS`] of them, the last cut); the attachments go with the last.
     pub fn posts(&self, outcome: &Outcome) -> Vec<Post> {
         let Some(mut reply) = self.join_whole(outcome) else {
             return Vec::new();
@@ -93,7 +122,15 @@ impl Rules<'_> {
         let Some(text) = reply.text.take() else {
             return vec![reply];
         };
-        let chunks = split_chars(&text, self.max_post_chars.max(1));
+        let max = self.max_post_chars.max(1);
+        let mut chunks: Vec<std::borrow::Cow<'_, str>> = split_chars(&text, max)
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        if chunks.len() > MAX_POSTS {
+            let rest: String = chunks.drain(MAX_POSTS - 1..).collect();
+            chunks.push(truncate(&rest, max, CUT_MARKER).into_owned().into());
+        }
         let last = chunks.len().saturating_sub(1);
         chunks
             .into_iter()
@@ -108,7 +145,7 @@ impl Rules<'_> {
                         ..reply.clone()
                     }
                 };
-                post.text = Some(chunk.to_owned());
+                post.text = Some(chunk.into_owned());
                 post
             })
             .collect()
@@ -162,10 +199,10 @@ fn merge(reply: &mut Post, answer: &Post) {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
-    use crate::chat::answer::{Read, from_value};
+    use crate::chat::answer::from_value;
 
     fn answered(value: Value) -> Outcome {
         match from_value(value) {
@@ -255,6 +292,40 @@ mod tests {
             .collect();
         assert_eq!(lengths, vec![10, 10, 5]);
         assert!(posts[0].attachments.is_empty() && posts[2].attachments.len() == 1);
+    }
+
+    #[test]
+    fn extra_responses_are_held_to_the_same_rules() {
+        let spec = ReplySpec {
+            response_type: Some("in_channel".into()),
+            ..ReplySpec::default()
+        };
+        let slash = Rules {
+            kind: Kind::Slash,
+            max_post_chars: 5,
+            ..rules(&spec)
+        };
+        let answer = [answered(json!({"text": "a", "extra_responses": [
+            {"Text": "0123456789", "Username": "spoof", "response_type": "ephemeral",
+             "extra_responses": [{"text": "nested"}], "goto_location": "https://x"},
+            "not an object"]}))];
+        let json = slash.join(&answer).unwrap().to_json();
+        assert_eq!(
+            json["extra_responses"],
+            json!([{"text": "0123…", "response_type": "in_channel"}])
+        );
+    }
+
+    #[test]
+    fn a_reply_is_split_into_at_most_ten_posts() {
+        let spec = ReplySpec::default();
+        let tiny = Rules {
+            max_post_chars: 3,
+            ..rules(&spec)
+        };
+        let posts = tiny.posts(&answered(json!({"text": "x".repeat(100)})));
+        assert_eq!(posts.len(), MAX_POSTS);
+        assert_eq!(posts[MAX_POSTS - 1].text.as_deref(), Some("xx…"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A trigger compiled for routing: its services ready to call, its templates compiled, and
 //! the rules that decide whether it fires on a message.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use super::message::ChatMessage;
@@ -32,6 +34,8 @@ pub struct Service {
 pub struct Route {
     pub id: String,
     pub spec: TriggerSpec,
+    /// `spec.slack_signing_secret`, shared so a request checks each secret once.
+    pub signing_secret: Option<Arc<str>>,
     pub services: Vec<Service>,
     pub reply_template: Option<CompiledTemplate>,
     pub updated_at: i64,
@@ -56,6 +60,7 @@ impl Route {
             .transpose()?;
         Ok(Self {
             id,
+            signing_secret: spec.slack_signing_secret.as_deref().map(Arc::from),
             spec,
             services,
             reply_template,

@@ -71,10 +71,8 @@ struct KindIndex {
     /// Words of `case_sensitive: false` triggers, lower-cased.
     folded: WordIndex,
     channel_only: HashMap<Box<str>, Vec<usize>>,
-    /// Digests of every token a trigger of this kind accepts.
+    /// Digests of every token a trigger of this kind takes (signed triggers take none).
     known_tokens: HashSet<[u8; 32]>,
-    /// Every distinct Slack signing secret of this kind.
-    signing_secrets: Vec<Arc<[u8]>>,
 }
 
 /// An immutable snapshot of every trigger.
@@ -107,15 +105,9 @@ impl Index {
                 Kind::Outgoing => &mut index.outgoing,
                 Kind::Slash => &mut index.slash,
             };
-            kind.known_tokens
-                .extend(spec.tokens.iter().map(|token| token_digest(token)));
-            if let Some(secret) = &spec.slack_signing_secret
-                && !kind
-                    .signing_secrets
-                    .iter()
-                    .any(|known| **known == *secret.as_bytes())
-            {
-                kind.signing_secrets.push(Arc::from(secret.as_bytes()));
+            if spec.slack_signing_secret.is_none() {
+                kind.known_tokens
+                    .extend(spec.tokens.iter().map(|token| token_digest(token)));
             }
             if !spec.enabled {
                 continue;
@@ -212,11 +204,6 @@ impl Index {
     pub fn knows_token(&self, kind: Kind, digests: impl IntoIterator<Item = [u8; 32]>) -> bool {
         let known = &self.kind(kind).known_tokens;
         digests.into_iter().any(|digest| known.contains(&digest))
-    }
-
-    /// The distinct Slack signing secrets of triggers of `kind`.
-    pub fn signing_secrets(&self, kind: Kind) -> &[Arc<[u8]>] {
-        &self.kind(kind).signing_secrets
     }
 
     pub fn len(&self) -> usize {

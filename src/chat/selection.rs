@@ -1,6 +1,9 @@
 //! Which trigger a request is for, and whether it may use it: the candidates that match the
-//! message, narrowed to the one whose credentials the request presents.
+//! message, narrowed to the one whose credentials the request presents. Nothing is answered
+//! before authentication but "malformed": an unknown pinned trigger is a `401` like a wrong
+//! token, so strangers learn neither trigger names nor trigger words.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::ChatError;
@@ -12,44 +15,65 @@ use super::trigger::Kind;
 
 /// What proves a request's origin, and how to check it against a trigger.
 pub struct Verifier<'a> {
-    pub credentials: &'a Credentials,
-    pub body: &'a [u8],
-    pub encoding: Encoding,
+    credentials: &'a Credentials,
+    body: &'a [u8],
+    encoding: Encoding,
     /// Unix seconds, for Slack's replay window.
-    pub now: i64,
+    now: i64,
+    /// Signing secrets checked so far, with the answer: each is checked once a request,
+    /// however many candidates share it.
+    checked: RefCell<Vec<(Arc<str>, bool)>>,
 }
 
-impl Verifier<'_> {
+impl<'a> Verifier<'a> {
+    pub fn new(credentials: &'a Credentials, body: &'a [u8], encoding: Encoding, now: i64) -> Self {
+        Self {
+            credentials,
+            body,
+            encoding,
+            now,
+            checked: RefCell::new(Vec::new()),
+        }
+    }
+
     fn accepts(&self, route: &Route) -> bool {
-        match &route.spec.slack_signing_secret {
+        match &route.signing_secret {
             // Slack signs POST bodies; a query string is never Slack's.
             Some(_) if self.encoding == Encoding::Query => false,
-            Some(secret) => self.signed_by(secret.as_bytes()),
+            Some(secret) => self.signed_by(secret),
             None => self.credentials.presents_token(&route.spec.tokens),
         }
     }
 
-    fn signed_by(&self, secret: &[u8]) -> bool {
-        self.credentials
-            .slack
-            .as_ref()
-            .is_some_and(|signature| verify_slack(secret, signature, self.body, self.now))
+    fn signed_by(&self, secret: &Arc<str>) -> bool {
+        if let Some((_, verdict)) = self
+            .checked
+            .borrow()
+            .iter()
+            .find(|(seen, _)| Arc::ptr_eq(seen, secret) || **seen == **secret)
+        {
+            return *verdict;
+        }
+        let verdict = self.credentials.slack.as_ref().is_some_and(|signature| {
+            verify_slack(secret.as_bytes(), signature, self.body, self.now)
+        });
+        self.checked
+            .borrow_mut()
+            .push((Arc::clone(secret), verdict));
+        verdict
     }
 
-    /// Whether the request comes from a chat some trigger of `kind` trusts, whatever it says.
+    /// Whether a presented token belongs to a trigger of `kind` that takes tokens. A
+    /// signature is not tried against every signing secret: that would make a stranger's
+    /// request cost more the more Slack apps there are.
     fn is_known(&self, index: &Index, kind: Kind) -> bool {
         index.knows_token(kind, self.credentials.token_digests())
-            || (self.encoding != Encoding::Query
-                && index
-                    .signing_secrets(kind)
-                    .iter()
-                    .any(|secret| self.signed_by(secret)))
     }
 }
 
 /// The first candidate that accepts the request's credentials. A request that no candidate
-/// accepts is refused; one that matches nothing is answered with nothing if its credentials
-/// are known, refused otherwise, so strangers learn nothing about trigger words.
+/// accepts is refused; one that matches nothing is answered with nothing if its token is
+/// known, refused otherwise.
 pub fn matched(
     index: &Index,
     message: &ChatMessage,
@@ -70,6 +94,8 @@ pub fn matched(
         .ok_or(ChatError::Unauthorized)
 }
 
+/// `/hooks/…/{trigger}`: that trigger alone, if the request may use it; a trigger that does
+/// not exist (or is of the other kind) cannot authenticate anyone.
 pub fn pinned(
     index: &Index,
     reference: &str,
@@ -79,16 +105,8 @@ pub fn pinned(
     let route = index
         .find(reference)
         .filter(|route| route.spec.kind == message.kind)
-        .ok_or_else(|| ChatError::NoSuchTrigger {
-            kind: message.kind.as_str(),
-            reference: reference.to_owned(),
-        })?;
-    if verifier.encoding == Encoding::Query && route.spec.slack_signing_secret.is_some() {
-        return Err(ChatError::SignedNeedsPost);
-    }
-    if !verifier.accepts(route) {
-        return Err(ChatError::Unauthorized);
-    }
+        .filter(|route| verifier.accepts(route))
+        .ok_or(ChatError::Unauthorized)?;
     Ok(route.fires_on(message).map(|trigger_word| Candidate {
         route: Arc::clone(route),
         trigger_word,

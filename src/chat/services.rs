@@ -178,8 +178,10 @@ async fn http(
     judge(response.status, read, started.elapsed(), request)
 }
 
-/// A `4xx` or `5xx` is an error unless the answer still makes a post; an empty or unusable
-/// answer otherwise is only logged.
+/// An outgoing webhook's answer counts whatever its status, as Mattermost reads it: a `4xx` or
+/// `5xx` is an error only without a post. A slash command's service must answer with a `2xx`,
+/// as Mattermost requires; anything else is an error whatever the body (an error page is not a
+/// reply). An empty or unusable answer is otherwise only logged.
 fn judge(
     status: u16,
     read: Read,
@@ -192,7 +194,9 @@ fn judge(
             human_duration(elapsed)
         )
     };
+    let successful = (200..300).contains(&status);
     match read {
+        _ if request.kind() == Kind::Slash && !successful => Err(failed_status()),
         Read::Answer(answer) if answer.has_post() || status < 400 => Ok(Some(*answer)),
         Read::Answer(_) | Read::Empty | Read::Unusable(_) if status >= 400 => Err(failed_status()),
         Read::Unusable(reason) => {
@@ -210,7 +214,11 @@ fn unsent(error: &SendError, timeout: Duration, elapsed: Duration) -> String {
             "service could not be reached after {} ({detail})",
             human_duration(elapsed)
         ),
-        SendError::Refused(refusal) => format!("service address is not allowed ({refusal})"),
+        SendError::Refused(refusal) => {
+            // The channel learns that the address is refused, not which address it resolved to.
+            tracing::warn!(%refusal, "a service address was refused by the SSRF guard");
+            "service address is not allowed by the network policy".to_owned()
+        }
         SendError::Failed(detail) => format!("request to the service failed ({detail})"),
     }
 }

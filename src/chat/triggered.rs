@@ -26,24 +26,27 @@ const MAX_WAITING: usize = 50_000;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long events gather before they are written: one write then stores hundreds of them
 /// instead of a few, which is most of what storing them costs.
-const GATHER_FOR: Duration = Duration::from_millis(20);
+pub const GATHER_FOR: Duration = Duration::from_millis(20);
 
 pub struct TriggeredEvents {
     store: Store,
     engine: DeliveryEngine,
     /// The writes run on the main runtime, which outlives the HTTP workers at a stop.
     runtime: Handle,
+    gather_for: Duration,
     waiting: Mutex<Vec<EventRow>>,
     write_queued: AtomicBool,
     dropped: AtomicU64,
 }
 
 impl TriggeredEvents {
-    /// Call on the main runtime: the writes will run there.
-    pub fn new(store: Store, engine: DeliveryEngine) -> Arc<Self> {
+    /// Call on the main runtime: the writes will run there, each `gather_for` after the
+    /// first event it stores.
+    pub fn new(store: Store, engine: DeliveryEngine, gather_for: Duration) -> Arc<Self> {
         Arc::new(Self {
             store,
             engine,
+            gather_for,
             runtime: Handle::current(),
             waiting: Mutex::new(Vec::new()),
             write_queued: AtomicBool::new(false),
@@ -114,7 +117,7 @@ impl TriggeredEvents {
             let this = Arc::clone(self);
             self.runtime.spawn(async move {
                 // Whatever arrives meanwhile goes into the same write.
-                tokio::time::sleep(GATHER_FOR).await;
+                tokio::time::sleep(this.gather_for).await;
                 this.write_waiting().await;
             });
         }
@@ -127,26 +130,23 @@ impl TriggeredEvents {
         }
     }
 
-    /// Stores whatever is waiting when the writer gets to it; retried while the database is
-    /// unavailable.
+    /// Stores whatever is waiting, in one transaction; a failed write puts the whole batch
+    /// back in front of the queue and is tried again while the database is unavailable.
     async fn write_waiting(self: Arc<Self>) {
         loop {
-            let this = Arc::clone(&self);
+            // From here on, what arrives needs a write of its own (or joins a retry).
+            self.write_queued.store(false, Ordering::Release);
+            let batch = Arc::new(mem::take(&mut *self.lock()));
+            if batch.is_empty() {
+                return;
+            }
+            let (this, rows) = (Arc::clone(&self), Arc::clone(&batch));
             let result = self
                 .store
                 .write(move |conn| {
-                    this.write_queued.store(false, Ordering::Release);
-                    let taken = mem::take(&mut *this.lock());
                     let mut started = Vec::new();
-                    let mut rows = taken.into_iter();
-                    while let Some(row) = rows.next() {
-                        match events::emit_row(conn, &this.engine, row) {
-                            Ok(deliveries) => started.extend(deliveries),
-                            Err(error) => {
-                                this.lock().extend(rows);
-                                return Err(error);
-                            }
-                        }
+                    for row in rows.iter() {
+                        started.extend(events::emit_row(conn, &this.engine, row)?);
                     }
                     Ok::<_, StoreError>(started)
                 })
@@ -160,8 +160,11 @@ impl TriggeredEvents {
                 }
                 Err(error) => {
                     tracing::error!(%error, "could not store chat.triggered events; retrying");
+                    let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
+                    self.lock().splice(0..0, batch);
                     tokio::time::sleep(RETRY_AFTER).await;
                     if self.write_queued.swap(true, Ordering::AcqRel) {
+                        // Another write is queued already; it takes the batch along.
                         return;
                     }
                 }
@@ -188,4 +191,54 @@ struct TriggeredData<'a> {
     user_id: &'a str,
     user_name: &'a str,
     services: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::{Config, DatabaseUrl};
+    use crate::outbound::{HttpClients, NetworkPolicy};
+    use crate::store::PageRequest;
+    use crate::vars::{GlobalsSource, Vars};
+
+    async fn stored(store: &Store) -> usize {
+        store
+            .read(|conn| {
+                crate::store::events::list(conn, Some(EVENT_TYPE), &PageRequest::default())
+            })
+            .await
+            .map(|page| page.items.len())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn queued_events_wait_for_their_window_and_a_flush_stores_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(DatabaseUrl::Sqlite(dir.path().join("t.db")))
+            .await
+            .unwrap();
+        let vars = Arc::new(Vars::load(store.clone()).await.unwrap());
+        let clients = HttpClients::new(NetworkPolicy::default()).unwrap();
+        let registry = prometheus::Registry::new();
+        let globals = GlobalsSource::new([], vars);
+        let (engine, _runner) = DeliveryEngine::new(
+            store.clone(),
+            clients,
+            globals,
+            &Config::default(),
+            &registry,
+        )
+        .unwrap();
+        let events = TriggeredEvents::new(store.clone(), engine, Duration::from_secs(3600));
+
+        events.record("trg_1", &json!({"trigger": "build"}));
+        events.record("trg_1", &json!({"trigger": "build"}));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(stored(&store).await, 0, "still gathering");
+
+        events.flush().await;
+        assert_eq!(stored(&store).await, 2);
+    }
 }

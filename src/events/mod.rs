@@ -156,14 +156,14 @@ pub fn encode_row(
 pub fn emit_row(
     conn: &mut AnyConnection,
     engine: &DeliveryEngine,
-    row: EventRow,
+    row: &EventRow,
 ) -> Result<Option<NewDeliveries>, StoreError> {
-    store::events::insert(conn, &row)?;
+    store::events::insert(conn, row)?;
     let recipients = engine.subscribers_to(conn, &row.event_type)?;
     if recipients.is_empty() {
         return Ok(None);
     }
-    let event = EncodedEvent::decode(row.payload)
+    let event = EncodedEvent::decode(row.payload.clone())
         .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
     Ok(Some(engine.create_deliveries(
         conn,

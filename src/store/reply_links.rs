@@ -23,6 +23,20 @@ pub fn insert(conn: &mut AnyConnection, row: &ReplyLinkRow) -> Result<(), StoreE
     Ok(())
 }
 
+/// The link, unless it expired.
+pub fn find_live(
+    conn: &mut AnyConnection,
+    id_hash: &str,
+    now: i64,
+) -> Result<Option<ReplyLinkRow>, StoreError> {
+    Ok(reply_links::table
+        .find(id_hash)
+        .filter(reply_links::expires_at.gt(now))
+        .select(ReplyLinkRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// What trying to use a link found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Use {
@@ -43,15 +57,12 @@ pub fn try_use(
 ) -> Result<Use, StoreError> {
     let live = reply_links::table
         .find(id_hash)
-        .filter(reply_links::expires_at.gt(now));
-    let counted = diesel::update(live.filter(reply_links::uses.lt(max_uses)))
+        .filter(reply_links::expires_at.gt(now))
+        .filter(reply_links::uses.lt(max_uses));
+    let counted = diesel::update(live)
         .set(reply_links::uses.eq(reply_links::uses + 1))
         .execute(conn)?;
-    let row = live
-        .select(ReplyLinkRow::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(match (counted, row) {
+    Ok(match (counted, find_live(conn, id_hash, now)?) {
         (1, Some(row)) => Use::Granted(row),
         (_, Some(_)) => Use::Exhausted,
         (_, None) => Use::Unknown,

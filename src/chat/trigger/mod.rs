@@ -249,8 +249,17 @@ impl TriggerSpec {
     /// A replacement that echoes masked values back (as read from the API) keeps the stored
     /// secrets.
     pub fn keep_masked_secrets(&mut self, stored: &TriggerSpec) {
-        for token in &mut self.tokens {
-            if let Some(original) = stored.tokens.iter().find(|old| mask(old) == *token) {
+        // Masks show only a token's end: the token at the same place first, else the one
+        // stored token with that mask (two with the same end stay as sent, and fail).
+        for (index, token) in self.tokens.iter_mut().enumerate() {
+            let masked = token.clone();
+            let same_place = stored.tokens.get(index).filter(|old| mask(old) == masked);
+            let mut same_mask = stored.tokens.iter().filter(|old| mask(old) == masked);
+            let unique = match (same_mask.next(), same_mask.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            };
+            if let Some(original) = same_place.or(unique) {
                 *token = original.clone();
             }
         }
@@ -373,5 +382,20 @@ mod tests {
         let mut echoed = masked;
         echoed.keep_masked_secrets(&stored);
         assert_eq!(echoed, stored);
+    }
+
+    #[test]
+    fn tokens_with_the_same_ending_are_restored_by_their_place() {
+        let mut value = base();
+        value["tokens"] = json!(["first-token-0000-abcd", "second-token-000-abcd"]);
+        let stored = spec(value);
+        let mut echoed = stored.masked();
+        echoed.keep_masked_secrets(&stored);
+        assert_eq!(echoed.tokens, stored.tokens);
+        let mut reordered = stored.masked();
+        reordered.tokens.reverse();
+        reordered.tokens.push("…abcd".into());
+        reordered.keep_masked_secrets(&stored);
+        assert_eq!(reordered.tokens[2], "…abcd", "ambiguous: left as sent");
     }
 }

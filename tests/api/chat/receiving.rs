@@ -92,10 +92,11 @@ backend_tests! {
         assert_eq!(reply_of(pinned).await["text"], "deploy");
         assert!(build.received_requests().await.unwrap().is_empty());
 
+        // A pinned trigger that does not exist authenticates nobody: strangers learn no names.
         let missing = post_form(&app, "/hooks/outgoing/nope", mattermost_form("#build", &[])).await;
-        expect_error(missing, 404, "not_found").await;
+        assert_refused(missing).await;
         let wrong_kind = post_form(&app, "/hooks/slash/deploy", slash_form("/deploy", "", "")).await;
-        expect_error(wrong_kind, 404, "not_found").await;
+        assert_refused(wrong_kind).await;
         let bad_token = mattermost_form("#deploy", &[("token", Some(OTHER_TOKEN))]);
         assert_refused(post_form(&app, "/hooks/outgoing/deploy", bad_token).await).await;
     }
@@ -125,8 +126,10 @@ backend_tests! {
     async fn slack_signed_requests_verify_within_five_minutes_over_the_raw_body(backend: Backend) {
         let app = spawn_app_reaching_loopback(backend).await;
         let svc = service(wiremock::ResponseTemplate::new(200).set_body_string("plain answer")).await;
+        // The body's legacy verification token is listed too: a signed trigger must ignore it.
         create_trigger(&app, json!({
             "name": "collect", "kind": "slash", "slack_signing_secret": SIGNING_SECRET,
+            "tokens": ["xyzz0WbapA4vBCDEFasx0q6G"],
             "trigger_words": ["/webhook-collect"], "services": [{"endpoint": {"url": svc.uri()}}]
         })).await;
         // Slack's example body, with a timestamp of now.
@@ -155,8 +158,10 @@ backend_tests! {
         assert_refused(send(old, slack_signature(SIGNING_SECRET, old, body), body.into()).await).await;
         let other = slack_signature("another-secret-0123456789abcdef", now, body);
         assert_refused(send(now, other, body.into()).await).await;
-        // The token is not consulted when the trigger is signed.
+        // The token is not consulted when the trigger is signed, nor on a GET.
         assert_refused(post_form(&app, "/hooks/slash", body.into()).await).await;
+        let get = app.client.get(app.url(&format!("/hooks/slash/collect?{body}"))).send().await.unwrap();
+        assert_refused(get).await;
         assert_eq!(svc.received_requests().await.unwrap().len(), 1);
     }
 
@@ -167,18 +172,32 @@ backend_tests! {
             "name": "build", "kind": "slash", "tokens": [TOKEN], "trigger_words": ["/build"],
             "services": [{"endpoint": {"url": svc.uri()}, "format": "mattermost-form"}]
         })).await;
-        let query = slash_form("/build", "main", "https://chat.example/hooks/commands/abc");
-        let response = app.client
-            .get(app.url(&format!("/hooks/slash?{}", query.replace(&format!("token={TOKEN}"), "token="))))
+        let query = slash_form("/build", "main", "https://chat.example/hooks/commands/abc")
+            .replace(&format!("token={TOKEN}"), "token=");
+        let get = app.client
+            .get(app.url(&format!("/hooks/slash?{query}")))
             .header("Authorization", format!("Token {TOKEN}"))
             .send()
             .await
             .unwrap();
-        let answer = reply_of(response).await;
-        assert_eq!(answer["text"], "started");
-        assert_eq!(answer["response_type"], "in_channel");
-        let forwarded = &svc.received_requests().await.unwrap()[0];
-        assert_eq!(forwarded.headers["authorization"], format!("Token {TOKEN}").as_str(), "no body token to pass on but the header");
+        let post = app.client
+            .post(app.url("/hooks/slash"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Authorization", format!("Token {TOKEN}"))
+            .body(query.clone())
+            .send()
+            .await
+            .unwrap();
+        for response in [get, post] {
+            let answer = reply_of(response).await;
+            assert_eq!(answer["text"], "started");
+            assert_eq!(answer["response_type"], "in_channel");
+        }
+        let without = post_form(&app, "/hooks/slash", query).await;
+        assert_refused(without).await;
+        for forwarded in svc.received_requests().await.unwrap() {
+            assert_eq!(forwarded.headers["authorization"], format!("Token {TOKEN}").as_str(), "no body token to pass on but the header");
+        }
     }
 }
 
@@ -235,7 +254,8 @@ backend_tests! {
     }
 }
 
-/// A flood of requests with bad tokens neither stops good ones nor writes tokens to the log.
+/// A flood of requests with bad tokens does not stop good ones (the log is checked in
+/// `triggers::the_log_never_shows_chat_tokens`).
 #[tokio::test]
 async fn a_flood_of_bad_tokens_does_not_stop_good_requests() {
     let app = spawn_app_reaching_loopback(Backend::Sqlite).await;

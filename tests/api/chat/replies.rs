@@ -77,6 +77,21 @@ backend_tests! {
         }
     }
 
+    async fn a_graceful_stop_lets_an_asynchronous_reply_finish(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let svc = service(ResponseTemplate::new(200).set_body_json(json!({"text": "done"})).set_delay(Duration::from_secs(1))).await;
+        let incoming = service(ResponseTemplate::new(200).set_body_string("ok")).await;
+        create_trigger(&app, trigger("build", &svc.uri(), json!({"reply": {"mode": "async", "post_url": incoming.uri()}}))).await;
+        let answer = post_form(&app, "/hooks/outgoing", mattermost_form("#build", &[])).await;
+        assert_eq!(reply_of(answer).await, Value::Null);
+
+        let _app = app.restart(crate::helpers::allow_loopback).await;
+
+        let posted = incoming.received_requests().await.unwrap();
+        assert_eq!(posted.len(), 1, "the reply was posted before the stop ended");
+        assert_eq!(body_json(&posted[0])["text"], "done");
+    }
+
     async fn long_asynchronous_replies_are_split_into_posts_in_order(backend: Backend) {
         let app = spawn_app_reaching_loopback(backend).await;
         put_settings(&app, json!({"max_post_chars": 10})).await;
@@ -132,6 +147,8 @@ backend_tests! {
         let ours = response_url_of(&received(&svc, 1).await[0]);
         assert!(ours.starts_with(&app.url("/hooks/reply/")) && !ours.contains("x1"), "{ours}");
 
+        let unreadable = app.client.post(&ours).header("Content-Type", "application/json").body("{\"text\": ").send().await.unwrap();
+        expect_error(unreadable, 400, "malformed").await;
         for n in 1..=5 {
             let response = app.client.post(&ours).json(&json!({"text": format!("update {n}")})).send().await.unwrap();
             assert_eq!(response.status(), 200);

@@ -63,7 +63,10 @@ backend_tests! {
             .filter(|entry| entry["resource_id"] == id.as_str())
             .map(|entry| entry["action"].as_str().unwrap()).collect();
         assert_eq!(actions, ["trigger.deleted", "trigger.updated", "trigger.created"]);
-        assert!(!audit.to_string().contains(TOKEN), "the audit log masks secrets");
+        let audited = audit.to_string();
+        for secret in [TOKEN, SIGNING_SECRET, "svc-secret-0123456789"] {
+            assert!(!audited.contains(secret), "the audit log masks {secret}");
+        }
     }
 
     async fn invalid_triggers_are_refused_naming_the_field(backend: Backend) {
@@ -188,7 +191,8 @@ async fn a_trigger_created_on_one_instance_routes_on_another() {
     }
 }
 
-/// Tokens and signing secrets never reach the log, whatever is sent.
+/// Tokens and signing secrets never reach the log, whatever is sent: right, wrong, in the
+/// body, in `Authorization: Token …`, forwarded to a Mattermost-format service, at debug level.
 #[tokio::test]
 async fn the_log_never_shows_chat_tokens() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,43 +207,87 @@ async fn the_log_never_shows_chat_tokens() {
         ],
     );
     let client = crate::helpers::http_client();
-    let created = client
-        .post(server.url("/api/v1/triggers"))
-        .bearer_auth("log-test-admin-token-0123")
-        .json(&trigger(
-            "build",
-            &svc.uri(),
-            json!({"slack_signing_secret": null}),
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), 201);
-    let bad_token = "badbadbadbadbadbadbadbad42";
-    for body in [
-        mattermost_form("#build", &[]),
-        mattermost_form("#build", &[("token", Some(bad_token))]),
+    let service = json!([{"endpoint": {"url": svc.uri()}, "format": "mattermost-form"}]);
+    for spec in [
+        trigger("build", &svc.uri(), json!({"services": service})),
+        json!({"name": "deploy", "kind": "slash", "tokens": [TOKEN], "trigger_words": ["/deploy"], "services": service}),
+        json!({"name": "signed", "kind": "slash", "slack_signing_secret": SIGNING_SECRET, "trigger_words": ["/signed"], "services": service}),
     ] {
-        client
-            .post(server.url(&format!("/hooks/slash?token={bad_token}")))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body.clone())
+        let created = client
+            .post(server.url("/api/v1/triggers"))
+            .bearer_auth("log-test-admin-token-0123")
+            .json(&spec)
             .send()
             .await
             .unwrap();
-        client
-            .post(server.url("/hooks/outgoing"))
-            .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        assert_eq!(created.status(), 201);
     }
+    let bad_token = "badbadbadbadbadbadbadbad42";
+    let send = |path: &str, body: String, authorization: Option<&str>| {
+        let mut request = client
+            .post(server.url(path))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(token) = authorization {
+            request = request.header("Authorization", format!("Token {token}"));
+        }
+        request.send()
+    };
+    let mut statuses = Vec::new();
+    for token in [TOKEN, bad_token] {
+        let outgoing = mattermost_form("#build", &[("token", Some(token))]);
+        statuses.push(
+            send("/hooks/outgoing", outgoing, None)
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+        let slash = slash_form("/deploy", "main", "https://chat.example/hooks/commands/x")
+            .replace(TOKEN, token);
+        statuses.push(
+            send("/hooks/slash", slash.clone(), Some(token))
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+        let now = now_seconds();
+        let signed = slash.replace("%2Fdeploy", "%2Fsigned");
+        let signature = slack_signature(
+            if token == TOKEN {
+                SIGNING_SECRET
+            } else {
+                bad_token
+            },
+            now,
+            &signed,
+        );
+        let response = client
+            .post(server.url("/hooks/slash"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("X-Slack-Request-Timestamp", now.to_string())
+            .header("X-Slack-Signature", signature)
+            .body(signed)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 401, 401, 401]);
+    assert_eq!(
+        svc.received_requests().await.unwrap().len(),
+        3,
+        "the good ones were forwarded"
+    );
+
     let deadline = Instant::now() + Duration::from_secs(10);
-    while server.log().matches("request completed").count() < 5 {
+    while server.log().matches("request completed").count() < 9 {
         assert!(Instant::now() < deadline, "{}", server.log());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let log = server.log();
-    assert!(!log.contains(TOKEN) && !log.contains(bad_token), "{log}");
+    for secret in [TOKEN, bad_token, SIGNING_SECRET] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
 }
