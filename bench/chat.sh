@@ -3,7 +3,8 @@
 # fast local service, measured in one run three ways: the service called directly, the service
 # behind nginx `proxy_pass` (keepalive upstream), and the service behind Switchyard
 # (`/hooks/outgoing`, `mattermost-form`, a synchronous reply). Throughput under load first, then
-# latency with one connection at a time.
+# latency with one connection at a time; each run also shows the CPU time every server process
+# spent per request.
 # Usage: bench/chat.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 to change the load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -84,16 +85,30 @@ LUA
 answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$GATEWAY/hooks/outgoing")
 [ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard: $answer"; cat "$WORK/logs/switchyard.log"; exit 1; }
 
-# run NAME URL THREADS CONNECTIONS: prints requests/s and the latency percentiles.
+# CPU time (user + system, in clock ticks) the given processes have used so far.
+ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
+SERVICE_PIDS=$(pgrep -P "$(cat "$WORK/service.pid")" | xargs)
+PROXY_PIDS=$(pgrep -P "$(cat "$WORK/proxy.pid")" | xargs)
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# run NAME URL THREADS CONNECTIONS: prints requests/s, the latency percentiles and the CPU time
+# each server process spent per request (where the two cores went).
 run() {
-    local out
+    local out before after requests
+    before=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID))
     out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$WORK/post.lua" "$2")
+    after=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID))
     if grep -q "Non-2xx" <<<"$out"; then echo "$1: errors"; echo "$out"; exit 1; fi
-    printf '%-26s %10s req/s   p50 %8s   p90 %8s   p99 %8s\n' "$1" \
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    per_request() { awk -v t="$1" -v us="$TICK_US" -v n="$requests" 'BEGIN {printf "%.1f", t * us / n}'; }
+    printf '%-26s %10s req/s   p50 %8s   p90 %8s   p99 %8s   CPU/request µs: service %s, nginx proxy %s, Switchyard %s\n' "$1" \
         "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
         "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
         "$(awk '$1 == "90%" {print $2}' <<<"$out")" \
-        "$(awk '$1 == "99%" {print $2}' <<<"$out")"
+        "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
+        "$(per_request $((after[0] - before[0])))" \
+        "$(per_request $((after[1] - before[1])))" \
+        "$(per_request $((after[2] - before[2])))"
 }
 
 echo "== throughput: $THREADS threads, $CONNECTIONS connections, $DURATION each"
