@@ -12,8 +12,10 @@ pub const PENDING: &str = "pending";
 pub const SUCCEEDED: &str = "succeeded";
 pub const FAILED: &str = "failed";
 
+/// `None` is inserted as NULL rather than left out, so the insert is the same statement for every
+/// row and diesel keeps it prepared (left out, the text differs with the row and is built anew).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = deliveries)]
+#[diesel(table_name = deliveries, treat_none_as_default_value = false)]
 pub struct DeliveryRow {
     pub id: String,
     pub event_id: String,
@@ -31,7 +33,7 @@ pub struct DeliveryRow {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = delivery_attempts)]
+#[diesel(table_name = delivery_attempts, treat_none_as_default_value = false)]
 pub struct AttemptRow {
     pub delivery_id: String,
     pub attempt: i32,

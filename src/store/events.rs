@@ -6,8 +6,10 @@ use super::schema::{deliveries, events};
 use super::{AnyConnection, Page, PageRequest, StoreError};
 use crate::ids::id_bound_at;
 
+/// `None` is inserted as NULL rather than left out, so the insert is the same statement for every
+/// row and diesel keeps it prepared (left out, the text differs with the row and is built anew).
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct EventRow {
     pub id: String,
     pub event_type: String,
