@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Chat round trip end to end (issue 5): a Mattermost outgoing-webhook form request answered by a
-# fast local service, measured in one run three ways: the service called directly, the service
-# behind nginx `proxy_pass` (keepalive upstream), and the service behind Switchyard
-# (`/hooks/outgoing`, `mattermost-form`, a synchronous reply). Throughput under load first, then
-# latency with one connection at a time; each run also shows the CPU time every server process
-# spent per request.
+# fast local service, measured in one run four ways: the service called directly, the service
+# behind nginx `proxy_pass` (keepalive upstream), behind Switchyard (`/hooks/outgoing`,
+# `mattermost-form`, a synchronous reply), and behind `examples/bare_forwarder.rs` (actix-web and
+# reqwest forwarding the body and nothing else: the floor of Switchyard's HTTP stack). Throughput
+# under load first, then latency with one connection at a time; each run also shows the CPU time
+# every server process spent per request.
 # Usage: bench/chat.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 to change the load)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,16 +14,16 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 TOKEN=bench-admin-token-0123456789
 CHAT_TOKEN=zmigewsanbbsdf59xnmduzypjc
-SERVICE=18101 PROXY=18102 GATEWAY=18103
+SERVICE=18101 PROXY=18102 GATEWAY=18103 BARE=18104
 
 for tool in wrk nginx curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nginx curl)"; exit 1; }
 done
-cargo build --release --quiet --bin switchyard
+cargo build --release --quiet --bin switchyard --example bare_forwarder
 WORK=$(mktemp -d)
 cleanup() {
     for pid in "$WORK"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
-    [ -n "${GATEWAY_PID:-}" ] && kill "$GATEWAY_PID" 2>/dev/null || true
+    for pid in "${GATEWAY_PID:-}" "${BARE_PID:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -68,6 +69,9 @@ SWITCHYARD_LISTEN=127.0.0.1:$GATEWAY SWITCHYARD_DATABASE_URL="sqlite://$WORK/swi
 SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
     target/release/switchyard serve >"$WORK/logs/switchyard.log" 2>&1 &
 GATEWAY_PID=$!
+target/release/examples/bare_forwarder "127.0.0.1:$BARE" "http://127.0.0.1:$SERVICE/chat" \
+    >"$WORK/logs/bare.log" 2>&1 &
+BARE_PID=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GATEWAY/readyz" >/dev/null && break; sleep 0.05; done
 curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
     "http://127.0.0.1:$GATEWAY/api/v1/triggers" -d @- <<JSON
@@ -95,29 +99,32 @@ TICK_US=$((1000000 / $(getconf CLK_TCK)))
 # each server process spent per request (where the two cores went).
 run() {
     local out before after requests
-    before=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID))
+    before=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID) $(ticks $BARE_PID))
     out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$WORK/post.lua" "$2")
-    after=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID))
+    after=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID) $(ticks $BARE_PID))
     if grep -q "Non-2xx" <<<"$out"; then echo "$1: errors"; echo "$out"; exit 1; fi
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     per_request() { awk -v t="$1" -v us="$TICK_US" -v n="$requests" 'BEGIN {printf "%.1f", t * us / n}'; }
-    printf '%-26s %10s req/s   p50 %8s   p90 %8s   p99 %8s   CPU/request µs: service %s, nginx proxy %s, Switchyard %s\n' "$1" \
+    printf '%-26s %10s req/s   p50 %8s   p90 %8s   p99 %8s   CPU/request µs: service %s, nginx proxy %s, Switchyard %s, bare forwarder %s\n' "$1" \
         "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
         "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
         "$(awk '$1 == "90%" {print $2}' <<<"$out")" \
         "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
         "$(per_request $((after[0] - before[0])))" \
         "$(per_request $((after[1] - before[1])))" \
-        "$(per_request $((after[2] - before[2])))"
+        "$(per_request $((after[2] - before[2])))" \
+        "$(per_request $((after[3] - before[3])))"
 }
 
 echo "== throughput: $THREADS threads, $CONNECTIONS connections, $DURATION each"
 run "service directly" "http://127.0.0.1:$SERVICE/chat" "$THREADS" "$CONNECTIONS"
 run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" "$THREADS" "$CONNECTIONS"
 run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" "$THREADS" "$CONNECTIONS"
+run "bare actix+reqwest" "http://127.0.0.1:$BARE/hooks/outgoing" "$THREADS" "$CONNECTIONS"
 echo "== latency: one connection, $DURATION each"
 run "service directly" "http://127.0.0.1:$SERVICE/chat" 1 1
 run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" 1 1
 run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" 1 1
+run "bare actix+reqwest" "http://127.0.0.1:$BARE/hooks/outgoing" 1 1
 events=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GATEWAY/metrics" | awk '/^switchyard_http_requests_total.*hooks\/outgoing.*200/ {print $2}')
 echo "Switchyard answered $events chat requests with 200"
