@@ -323,6 +323,20 @@ mod tests {
     }
 
     #[test]
+    fn repeated_fields_are_found_among_many() {
+        let many: String = (0..40).map(|n| format!("f{n}=x&")).collect();
+        let twice = format!("{many}text=a&f7=y");
+        assert_eq!(
+            ChatMessage::parse(Kind::Outgoing, Encoding::Form, twice.as_bytes(), false),
+            Err(MessageError::Duplicate("f7".into()))
+        );
+        let mentions = format!("{many}text=a&user_mentions=a&user_mentions=b");
+        assert!(
+            ChatMessage::parse(Kind::Outgoing, Encoding::Form, mentions.as_bytes(), false).is_ok()
+        );
+    }
+
+    #[test]
     fn missing_text_and_malformed_bodies_are_refused() {
         assert_eq!(
             ChatMessage::parse(Kind::Outgoing, Encoding::Form, b"token=x", false),

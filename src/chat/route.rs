@@ -68,8 +68,8 @@ impl Route {
         })
     }
 
-    /// The trigger word `word` matches, and its place in the list: the first in list order.
-    pub fn matching_word(&self, word: &str) -> Option<&str> {
+    /// The first trigger word in list order that `word` matches.
+    fn matching_word(&self, word: &str) -> Option<&str> {
         if word.is_empty() {
             return None;
         }

@@ -168,10 +168,10 @@ impl Index {
         hits.dedup_by_key(|hit| hit.route);
         let mut candidates: Vec<Candidate> = hits
             .iter()
-            .map(|hit| &self.routes[hit.route])
-            .filter(|route| route.passes_filters(message))
-            .map(|route| Candidate {
-                trigger_word: route.matching_word(word).unwrap_or_default().to_owned(),
+            .map(|hit| (&self.routes[hit.route], hit.position))
+            .filter(|(route, _)| route.passes_filters(message))
+            .map(|(route, position)| Candidate {
+                trigger_word: route.spec.trigger_words[position].clone(),
                 route: Arc::clone(route),
             })
             .collect();

@@ -50,7 +50,7 @@ impl<'a> Verifier<'a> {
             .checked
             .borrow()
             .iter()
-            .find(|(seen, _)| Arc::ptr_eq(seen, secret) || **seen == **secret)
+            .find(|(seen, _)| **seen == **secret)
         {
             return *verdict;
         }

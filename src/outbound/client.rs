@@ -90,6 +90,8 @@ impl HttpClients {
         thread_local! {
             static LOCAL: RefCell<Vec<(usize, HttpClients)>> = const { RefCell::new(Vec::new()) };
         }
+        // Keyed by the policy's address: the cached clients hold the policy, so the address
+        // cannot be reused by another policy while its entry lives.
         let key = Arc::as_ptr(&self.policy) as usize;
         LOCAL.with_borrow_mut(|local| {
             if let Some((_, clients)) = local.iter().find(|(owner, _)| *owner == key) {

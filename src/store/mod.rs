@@ -117,8 +117,9 @@ impl Store {
     /// builds the pools. The first connection is opened directly so a failure reports its
     /// real cause at once instead of after a pool timeout.
     pub async fn open(url: DatabaseUrl) -> Result<Self, StoreError> {
-        let manager = ConnectionManager::new(url.clone());
         let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
+        let manager = ConnectionManager::new(url);
+        let writer_manager = manager.for_writer();
         let (applied, reader) = tokio::task::spawn_blocking(move || {
             let mut conn = manager.open()?;
             let applied = migrations::run_pending(&mut conn)?;
@@ -129,10 +130,9 @@ impl Store {
             tracing::info!(applied, "applied database migrations");
         }
         let writers = if sqlite { 1 } else { POSTGRES_WRITERS };
-        let manager = ConnectionManager::new(url);
         Ok(Self {
             reader,
-            writer: Arc::new(Writer::start(manager.for_writer(), writers)),
+            writer: Arc::new(Writer::start(writer_manager, writers)),
             sqlite,
         })
     }

@@ -21,12 +21,7 @@ impl WebhookCache {
         conn: &mut AnyConnection,
         event: &Event,
     ) -> Result<Vec<Arc<Webhook>>, StoreError> {
-        let versions = store::webhooks::active_versions(conn)?;
-        Ok(self
-            .resolve(conn, versions)?
-            .into_iter()
-            .filter(|webhook| webhook.accepts(event))
-            .collect())
+        self.active_where(conn, |webhook| webhook.accepts(event))
     }
 
     /// Active webhooks subscribed to `event_type`, for an event that is not about an incident
@@ -36,11 +31,19 @@ impl WebhookCache {
         conn: &mut AnyConnection,
         event_type: &str,
     ) -> Result<Vec<Arc<Webhook>>, StoreError> {
+        self.active_where(conn, |webhook| webhook.subscribes_to(event_type))
+    }
+
+    fn active_where(
+        &self,
+        conn: &mut AnyConnection,
+        wanted: impl Fn(&Webhook) -> bool,
+    ) -> Result<Vec<Arc<Webhook>>, StoreError> {
         let versions = store::webhooks::active_versions(conn)?;
         Ok(self
             .resolve(conn, versions)?
             .into_iter()
-            .filter(|webhook| webhook.subscribes_to(event_type))
+            .filter(|webhook| wanted(webhook))
             .collect())
     }
 
