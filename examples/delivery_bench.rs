@@ -119,7 +119,6 @@ async fn main() {
     let receiver_handle = receiver.handle();
     tokio::spawn(receiver);
 
-    switchyard::outbound::client::install_crypto_provider();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.connections)
         .build()

@@ -17,8 +17,8 @@ use super::message::ChatMessage;
 use super::route::Route;
 use crate::delivery::DeliveryEngine;
 use crate::events;
+use crate::store::Store;
 use crate::store::events::EventRow;
-use crate::store::{Store, StoreError};
 
 const EVENT_TYPE: &str = "chat.triggered";
 /// Events waiting beyond this many are dropped.
@@ -143,13 +143,7 @@ impl TriggeredEvents {
             let (this, rows) = (Arc::clone(&self), Arc::clone(&batch));
             let result = self
                 .store
-                .write(move |conn| {
-                    let mut started = Vec::new();
-                    for row in rows.iter() {
-                        started.extend(events::emit_row(conn, &this.engine, row)?);
-                    }
-                    Ok::<_, StoreError>(started)
-                })
+                .write(move |conn| events::emit_rows(conn, &this.engine, &rows))
                 .await;
             match result {
                 Ok(started) => {

@@ -14,6 +14,7 @@ use crate::store::events::EventRow;
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
 use crate::timestamp::{now_millis, to_rfc3339};
 use crate::validation::Invalid;
+use crate::webhooks::Webhook;
 
 /// An event before it is stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,25 +152,38 @@ pub fn encode_row(
     })
 }
 
-/// Stores an encoded event (not about an incident) and one delivery per webhook subscribed to
-/// its type, in the caller's transaction; `None` when none is.
-pub fn emit_row(
+/// Stores encoded events (none about an incident), many at once, and one delivery per webhook
+/// subscribed to each one's type, in the caller's transaction. The subscribers of a type are
+/// looked up once for all its events.
+pub fn emit_rows(
     conn: &mut AnyConnection,
     engine: &DeliveryEngine,
-    row: &EventRow,
-) -> Result<Option<NewDeliveries>, StoreError> {
-    store::events::insert(conn, row)?;
-    let recipients = engine.subscribers_to(conn, &row.event_type)?;
-    if recipients.is_empty() {
-        return Ok(None);
+    rows: &[EventRow],
+) -> Result<Vec<NewDeliveries>, StoreError> {
+    store::events::insert_many(conn, rows)?;
+    let mut subscribers: Vec<(&str, Vec<Arc<Webhook>>)> = Vec::new();
+    let mut started = Vec::new();
+    for row in rows {
+        let known = subscribers
+            .iter()
+            .position(|(event_type, _)| *event_type == row.event_type);
+        let index = match known {
+            Some(index) => index,
+            None => {
+                let recipients = engine.subscribers_to(conn, &row.event_type)?;
+                subscribers.push((&row.event_type, recipients));
+                subscribers.len() - 1
+            }
+        };
+        let recipients = &subscribers[index].1;
+        if recipients.is_empty() {
+            continue;
+        }
+        let event = EncodedEvent::decode(row.payload.clone())
+            .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
+        started.push(engine.create_deliveries(conn, Arc::new(event), recipients.clone())?);
     }
-    let event = EncodedEvent::decode(row.payload.clone())
-        .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
-    Ok(Some(engine.create_deliveries(
-        conn,
-        Arc::new(event),
-        recipients,
-    )?))
+    Ok(started)
 }
 
 /// An event accepted through the API: stored with its deliveries.

@@ -46,13 +46,13 @@ impl HttpMethod {
         !matches!(self, HttpMethod::Get | HttpMethod::Delete)
     }
 
-    pub fn as_reqwest(self) -> reqwest::Method {
+    pub fn as_http(self) -> hyper::Method {
         match self {
-            HttpMethod::Get => reqwest::Method::GET,
-            HttpMethod::Post => reqwest::Method::POST,
-            HttpMethod::Put => reqwest::Method::PUT,
-            HttpMethod::Patch => reqwest::Method::PATCH,
-            HttpMethod::Delete => reqwest::Method::DELETE,
+            HttpMethod::Get => hyper::Method::GET,
+            HttpMethod::Post => hyper::Method::POST,
+            HttpMethod::Put => hyper::Method::PUT,
+            HttpMethod::Patch => hyper::Method::PATCH,
+            HttpMethod::Delete => hyper::Method::DELETE,
         }
     }
 }
@@ -150,7 +150,7 @@ impl Endpoint {
             Auth::None => Ok(()),
             Auth::Bearer { token } => required("token", token),
             Auth::ApiKey { header, key } => {
-                reqwest::header::HeaderName::from_bytes(header.as_bytes())
+                hyper::header::HeaderName::from_bytes(header.as_bytes())
                     .map_err(|_| Invalid::new("header", "is not a valid header name"))?;
                 required("key", key)
             }

@@ -9,6 +9,7 @@ pub mod request;
 pub mod secret;
 pub mod signing;
 pub mod ssrf;
+mod tls;
 
 pub use client::{HttpClients, OutboundResponse, SendError};
 pub use endpoint::{Auth, Endpoint, HttpMethod, Signing};

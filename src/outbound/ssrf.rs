@@ -3,11 +3,14 @@
 //! unless the configuration allows it. Names are resolved once, by [`GuardedResolver`], and the
 //! connection goes to the addresses that were checked: no second lookup can change them.
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
+use hyper_util::client::legacy::connect::dns::Name;
 use ipnet::IpNet;
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 use crate::config::OutboundConfig;
@@ -113,15 +116,25 @@ impl GuardedResolver {
     }
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<std::vec::IntoIter<SocketAddr>, SsrfError>> + Send>>;
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = std::vec::IntoIter<SocketAddr>;
+    type Error = SsrfError;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let policy = Arc::clone(&self.policy);
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let addresses = resolve(&host).await?;
-            policy.check_all(&host, &addresses)?;
-            let addrs: Addrs = Box::new(addresses.into_iter());
-            Ok(addrs)
+            let host = name.as_str();
+            let addresses = resolve(host).await?;
+            policy.check_all(host, &addresses)?;
+            Ok(addresses.into_iter())
         })
     }
 }

@@ -27,6 +27,20 @@ pub fn insert(conn: &mut AnyConnection, row: &EventRow) -> Result<(), StoreError
     Ok(())
 }
 
+/// SQLite binds at most 32,766 values a statement; an event row has five.
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Many events in few statements: per row, a multi-row insert costs a fraction of a
+/// statement of its own.
+pub fn insert_many(conn: &mut AnyConnection, rows: &[EventRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        crate::on_backend!(conn, |c| diesel::insert_into(events::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<EventRow>, StoreError> {
     Ok(events::table
         .find(id)

@@ -453,8 +453,7 @@ pub fn python(script: &str, input: &Value) -> (String, String) {
     )
 }
 
-/// An HTTP client for tests (TLS needs the process-wide crypto provider installed first).
+/// An HTTP client for tests.
 pub fn http_client() -> reqwest::Client {
-    switchyard::outbound::client::install_crypto_provider();
     reqwest::Client::new()
 }
