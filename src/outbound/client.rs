@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{ACCEPT, AUTHORIZATION, HeaderValue, USER_AGENT};
+use hyper::header::{ACCEPT, HeaderValue, USER_AGENT};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::ClientConfig;
-use url::{Host, Position, Url};
+use url::{Host, Position};
 
 use super::request::OutboundRequest;
 use super::ssrf::{GuardedResolver, NetworkPolicy, SsrfError};
@@ -159,51 +159,21 @@ fn pool(tls: ClientConfig, policy: &Arc<NetworkPolicy>) -> Pool {
         .build(connector)
 }
 
-/// The request as hyper sends it. Credentials in the URL become a `Basic` authorization
-/// unless one is set, and leave the URL, as browsers and curl do.
+/// The request as hyper sends it (endpoint URLs carry no credentials: validation refuses them).
 fn prepare(request: &OutboundRequest) -> Result<hyper::Request<Full<Bytes>>, SendError> {
-    let url = &request.url;
-    let has_credentials = !url.username().is_empty() || url.password().is_some();
-    let target = if has_credentials {
-        let mut bare = url.clone();
-        let _ = bare.set_username("");
-        let _ = bare.set_password(None);
-        bare[..Position::AfterQuery].to_owned()
-    } else {
-        url[..Position::AfterQuery].to_owned()
-    };
     let mut builder = hyper::Request::builder()
         .method(request.method.as_http())
-        .uri(target);
+        .uri(&request.url[..Position::AfterQuery]);
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
     if let Some(headers) = builder.headers_mut() {
-        if has_credentials
-            && !headers.contains_key(AUTHORIZATION)
-            && let Ok(value) = HeaderValue::from_str(&basic_credentials(url))
-        {
-            headers.insert(AUTHORIZATION, value);
-        }
         headers.entry(USER_AGENT).or_insert(USER_AGENT_VALUE);
         headers.entry(ACCEPT).or_insert(ANY_MEDIA_TYPE);
     }
     builder
         .body(Full::new(Bytes::from(request.body.clone())))
         .map_err(|error| SendError::Failed(format!("cannot build the request: {error}")))
-}
-
-fn basic_credentials(url: &Url) -> String {
-    use base64::Engine;
-    let decode = |text: &str| {
-        percent_encoding::percent_decode_str(text)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    let user = decode(url.username());
-    let password = decode(url.password().unwrap_or_default());
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    format!("Basic {encoded}")
 }
 
 async fn exchange(

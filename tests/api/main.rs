@@ -13,6 +13,7 @@ mod health;
 mod http_errors;
 mod incidents;
 mod observability;
+mod outbound;
 mod process;
 mod receiver;
 mod schema;
