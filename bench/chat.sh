@@ -3,7 +3,7 @@
 # fast local service, measured in one run four ways: the service called directly, the service
 # behind nginx `proxy_pass` (keepalive upstream), behind Switchyard (`/hooks/outgoing`,
 # `mattermost-form`, a synchronous reply), and behind `examples/bare_forwarder.rs` (actix-web and
-# reqwest forwarding the body and nothing else: the floor of Switchyard's HTTP stack). Throughput
+# hyper-util's client forwarding the body and nothing else: the floor of Switchyard's HTTP stack). Throughput
 # under load first, then latency with one connection at a time; each run also shows the CPU time
 # every server process spent per request.
 # Usage: bench/chat.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 to change the load)
@@ -120,11 +120,11 @@ echo "== throughput: $THREADS threads, $CONNECTIONS connections, $DURATION each"
 run "service directly" "http://127.0.0.1:$SERVICE/chat" "$THREADS" "$CONNECTIONS"
 run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" "$THREADS" "$CONNECTIONS"
 run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" "$THREADS" "$CONNECTIONS"
-run "bare actix+reqwest" "http://127.0.0.1:$BARE/hooks/outgoing" "$THREADS" "$CONNECTIONS"
+run "bare actix+hyper-util" "http://127.0.0.1:$BARE/hooks/outgoing" "$THREADS" "$CONNECTIONS"
 echo "== latency: one connection, $DURATION each"
 run "service directly" "http://127.0.0.1:$SERVICE/chat" 1 1
 run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" 1 1
 run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" 1 1
-run "bare actix+reqwest" "http://127.0.0.1:$BARE/hooks/outgoing" 1 1
+run "bare actix+hyper-util" "http://127.0.0.1:$BARE/hooks/outgoing" 1 1
 events=$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GATEWAY/metrics" | awk '/^switchyard_http_requests_total.*hooks\/outgoing.*200/ {print $2}')
 echo "Switchyard answered $events chat requests with 200"

@@ -19,16 +19,15 @@ pub fn verifying() -> Result<ClientConfig, rustls::Error> {
     ClientConfig::with_platform_verifier()
 }
 
-pub fn accepting_any_certificate() -> ClientConfig {
+pub fn accepting_any_certificate() -> Result<ClientConfig, rustls::Error> {
     let provider = CryptoProvider::get_default()
         .cloned()
         .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-    ClientConfig::builder_with_provider(Arc::clone(&provider))
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| ClientConfig::builder())
+    Ok(ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-        .with_no_client_auth()
+        .with_no_client_auth())
 }
 
 /// Accepts every certificate; the handshake's signatures are still checked, so the session is
