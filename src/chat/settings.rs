@@ -53,6 +53,7 @@ pub struct ChatSettings {
     allow_username_override: AtomicBool,
     allow_icon_override: AtomicBool,
     max_post_chars: AtomicUsize,
+    refreshes: periodic::RefreshOrder,
 }
 
 impl ChatSettings {
@@ -63,6 +64,7 @@ impl ChatSettings {
             allow_username_override: AtomicBool::new(defaults.allow_username_override),
             allow_icon_override: AtomicBool::new(defaults.allow_icon_override),
             max_post_chars: AtomicUsize::new(defaults.max_post_chars),
+            refreshes: periodic::RefreshOrder::default(),
             defaults,
         });
         settings.refresh().await?;
@@ -96,8 +98,9 @@ impl ChatSettings {
         }
     }
 
-    /// Stored values over the configured defaults.
+    /// Reads the stored values; what is not stored keeps its configured default.
     pub async fn refresh(&self) -> Result<(), StoreError> {
+        let ticket = self.refreshes.begin();
         let rows = self.store.read(store::settings::all).await?;
         let mut current = ChatSettingsDocument::default();
         for (key, value) in rows {
@@ -114,6 +117,12 @@ impl ChatSettings {
                 _ => {}
             }
         }
+        self.refreshes.install(ticket, || self.apply(&current));
+        Ok(())
+    }
+
+    /// Stored values over the configured defaults.
+    fn apply(&self, current: &ChatSettingsDocument) {
         let defaults = &self.defaults;
         self.enabled.store(
             current.enabled.unwrap_or(defaults.enabled),
@@ -135,7 +144,6 @@ impl ChatSettings {
             current.max_post_chars.unwrap_or(defaults.max_post_chars),
             Ordering::Relaxed,
         );
-        Ok(())
     }
 
     pub async fn keep_fresh(self: Arc<Self>, stop: CancellationToken) {

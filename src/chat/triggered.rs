@@ -194,7 +194,7 @@ mod tests {
     use super::*;
     use crate::config::{Config, DatabaseUrl};
     use crate::outbound::{HttpClients, NetworkPolicy};
-    use crate::store::PageRequest;
+    use crate::store::{PageRequest, StoreError};
     use crate::vars::{GlobalsSource, Vars};
 
     async fn stored(store: &Store) -> usize {
@@ -207,8 +207,9 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn queued_events_wait_for_their_window_and_a_flush_stores_them() {
+    async fn gathering_for(
+        gather_for: Duration,
+    ) -> (tempfile::TempDir, Store, Arc<TriggeredEvents>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(DatabaseUrl::Sqlite(dir.path().join("t.db")))
             .await
@@ -225,8 +226,13 @@ mod tests {
             &registry,
         )
         .unwrap();
-        let events = TriggeredEvents::new(store.clone(), engine, Duration::from_secs(3600));
+        let events = TriggeredEvents::new(store.clone(), engine, gather_for);
+        (dir, store, events)
+    }
 
+    #[tokio::test]
+    async fn queued_events_wait_for_their_window_and_a_flush_stores_them() {
+        let (_dir, store, events) = gathering_for(Duration::from_secs(3600)).await;
         events.record("trg_1", &json!({"trigger": "build"}));
         events.record("trg_1", &json!({"trigger": "build"}));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -234,5 +240,31 @@ mod tests {
 
         events.flush().await;
         assert_eq!(stored(&store).await, 2);
+    }
+
+    /// More rows than SQLite binds in one statement (32,766 values, five a row).
+    #[tokio::test]
+    async fn a_batch_larger_than_one_insert_statement_is_stored_whole() {
+        use diesel::prelude::*;
+        let (_dir, store, triggered) = gathering_for(Duration::from_secs(3600)).await;
+        let rows: Vec<EventRow> = (0..7_000)
+            .map(|n| events::encode_row(EVENT_TYPE, "trg_1", &json!({"n": n})).unwrap())
+            .collect();
+        let engine = triggered.engine.clone();
+        store
+            .write(move |conn| events::emit_rows(conn, &engine, &rows))
+            .await
+            .unwrap();
+        let count = store
+            .read(|conn| {
+                Ok::<_, StoreError>(
+                    crate::store::schema::events::table
+                        .count()
+                        .get_result::<i64>(conn)?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 7_000);
     }
 }

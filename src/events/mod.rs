@@ -166,22 +166,21 @@ pub fn emit_rows(
     for row in rows {
         let known = subscribers
             .iter()
-            .position(|(event_type, _)| *event_type == row.event_type);
-        let index = match known {
-            Some(index) => index,
+            .find(|(event_type, _)| *event_type == row.event_type);
+        let recipients = match known {
+            Some((_, recipients)) => recipients.clone(),
             None => {
                 let recipients = engine.subscribers_to(conn, &row.event_type)?;
-                subscribers.push((&row.event_type, recipients));
-                subscribers.len() - 1
+                subscribers.push((&row.event_type, recipients.clone()));
+                recipients
             }
         };
-        let recipients = &subscribers[index].1;
         if recipients.is_empty() {
             continue;
         }
         let event = EncodedEvent::decode(row.payload.clone())
             .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
-        started.push(engine.create_deliveries(conn, Arc::new(event), recipients.clone())?);
+        started.push(engine.create_deliveries(conn, Arc::new(event), recipients)?);
     }
     Ok(started)
 }

@@ -41,6 +41,7 @@ pub enum VarError {
 pub struct Vars {
     store: Store,
     snapshot: RwLock<Arc<Value>>,
+    refreshes: periodic::RefreshOrder,
 }
 
 impl Vars {
@@ -49,6 +50,7 @@ impl Vars {
         let vars = Self {
             store,
             snapshot: RwLock::new(Arc::new(Value::Object(Map::new()))),
+            refreshes: periodic::RefreshOrder::default(),
         };
         vars.refresh().await?;
         Ok(vars)
@@ -65,6 +67,7 @@ impl Vars {
     }
 
     pub async fn refresh(&self) -> Result<(), StoreError> {
+        let ticket = self.refreshes.begin();
         let rows = self.store.read(store::vars::all).await?;
         let object: Map<String, Value> = rows
             .into_iter()
@@ -73,10 +76,12 @@ impl Vars {
                 (key, value)
             })
             .collect();
-        *self
-            .snapshot
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Value::Object(object));
+        self.refreshes.install(ticket, || {
+            *self
+                .snapshot
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Value::Object(object));
+        });
         Ok(())
     }
 
