@@ -3,9 +3,9 @@
 # fast local service, measured in one run four ways: the service called directly, the service
 # behind nginx `proxy_pass` (keepalive upstream), behind Switchyard (`/hooks/outgoing`,
 # `mattermost-form`, a synchronous reply), and behind `examples/bare_forwarder.rs` (actix-web and
-# hyper-util's client forwarding the body and nothing else: the floor of Switchyard's HTTP stack). Throughput
-# under load first, then latency with one connection at a time; each run also shows the CPU time
-# every server process spent per request.
+# hyper-util's client forwarding the body and nothing else: the floor of Switchyard's HTTP
+# stack). Throughput under load first, then latency with one connection at a time; each run also
+# shows the CPU time every server process spent per request.
 # Usage: bench/chat.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 to change the load)
 set -euo pipefail
 cd "$(dirname "$0")/.."

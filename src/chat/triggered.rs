@@ -194,22 +194,25 @@ mod tests {
     use super::*;
     use crate::config::{Config, DatabaseUrl};
     use crate::outbound::{HttpClients, NetworkPolicy};
-    use crate::store::{PageRequest, StoreError};
+    use crate::store::StoreError;
     use crate::vars::{GlobalsSource, Vars};
 
-    async fn stored(store: &Store) -> usize {
+    async fn stored(store: &Store) -> i64 {
+        use diesel::prelude::*;
         store
             .read(|conn| {
-                crate::store::events::list(conn, Some(EVENT_TYPE), &PageRequest::default())
+                Ok::<_, StoreError>(
+                    crate::store::schema::events::table
+                        .count()
+                        .get_result::<i64>(conn)?,
+                )
             })
             .await
-            .map(|page| page.items.len())
             .unwrap()
     }
 
-    async fn gathering_for(
-        gather_for: Duration,
-    ) -> (tempfile::TempDir, Store, Arc<TriggeredEvents>) {
+    /// Events that gather for an hour: only a flush stores them.
+    async fn gathering() -> (tempfile::TempDir, Store, Arc<TriggeredEvents>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(DatabaseUrl::Sqlite(dir.path().join("t.db")))
             .await
@@ -226,13 +229,13 @@ mod tests {
             &registry,
         )
         .unwrap();
-        let events = TriggeredEvents::new(store.clone(), engine, gather_for);
+        let events = TriggeredEvents::new(store.clone(), engine, Duration::from_secs(3600));
         (dir, store, events)
     }
 
     #[tokio::test]
     async fn queued_events_wait_for_their_window_and_a_flush_stores_them() {
-        let (_dir, store, events) = gathering_for(Duration::from_secs(3600)).await;
+        let (_dir, store, events) = gathering().await;
         events.record("trg_1", &json!({"trigger": "build"}));
         events.record("trg_1", &json!({"trigger": "build"}));
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -245,8 +248,7 @@ mod tests {
     /// More rows than SQLite binds in one statement (32,766 values, five a row).
     #[tokio::test]
     async fn a_batch_larger_than_one_insert_statement_is_stored_whole() {
-        use diesel::prelude::*;
-        let (_dir, store, triggered) = gathering_for(Duration::from_secs(3600)).await;
+        let (_dir, store, triggered) = gathering().await;
         let rows: Vec<EventRow> = (0..7_000)
             .map(|n| events::encode_row(EVENT_TYPE, "trg_1", &json!({"n": n})).unwrap())
             .collect();
@@ -255,16 +257,6 @@ mod tests {
             .write(move |conn| events::emit_rows(conn, &engine, &rows))
             .await
             .unwrap();
-        let count = store
-            .read(|conn| {
-                Ok::<_, StoreError>(
-                    crate::store::schema::events::table
-                        .count()
-                        .get_result::<i64>(conn)?,
-                )
-            })
-            .await
-            .unwrap();
-        assert_eq!(count, 7_000);
+        assert_eq!(stored(&store).await, 7_000);
     }
 }

@@ -172,7 +172,7 @@ fn prepare(request: &OutboundRequest) -> Result<hyper::Request<Full<Bytes>>, Sen
         headers.entry(ACCEPT).or_insert(ANY_MEDIA_TYPE);
     }
     builder
-        .body(Full::new(Bytes::from(request.body.clone())))
+        .body(Full::new(request.body.clone()))
         .map_err(|error| SendError::Failed(format!("cannot build the request: {error}")))
 }
 

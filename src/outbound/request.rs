@@ -2,6 +2,7 @@
 //! signatures are applied here, last, so the signature covers exactly what goes on the wire.
 
 use chrono::Utc;
+use hyper::body::Bytes;
 use url::Url;
 
 use super::endpoint::{Auth, Endpoint, HttpMethod};
@@ -13,7 +14,8 @@ pub struct OutboundRequest {
     pub method: HttpMethod,
     pub url: Url,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    /// Shared, not copied, by every send of the request (retries, the attempt log).
+    pub body: Bytes,
 }
 
 /// A rendered body and its media type, before auth and signing.
@@ -86,7 +88,7 @@ impl RequestSpec<'_> {
             method: self.method,
             url: self.url,
             headers,
-            body,
+            body: Bytes::from(body),
         }
     }
 }
