@@ -58,7 +58,8 @@ async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     state.gateway.check_enabled()?;
     let (encoding, body) = if req.method() == Method::GET {
-        (Encoding::Query, req.query_string().as_bytes().to_vec())
+        let query = req.query_string().as_bytes();
+        (Encoding::Query, web::Bytes::copy_from_slice(query))
     } else {
         let encoding = if has_media_type(&req, "application/x-www-form-urlencoded") {
             Encoding::Form
@@ -69,8 +70,10 @@ async fn receive(
                 "send the body as application/x-www-form-urlencoded or application/json",
             ));
         };
-        let body = read_limited(&req, &mut payload.into_inner()).await?;
-        (encoding, body.to_vec())
+        (
+            encoding,
+            read_limited(&req, &mut payload.into_inner()).await?,
+        )
     };
     let slack = match (
         header_text(&req, "x-slack-signature"),
@@ -92,7 +95,7 @@ async fn receive(
     };
     match state.gateway.receive(inbound).await {
         Ok(ChatAnswer::Empty) => Ok(HttpResponse::Ok().finish()),
-        Ok(ChatAnswer::Json(reply)) => Ok(HttpResponse::Ok().json(reply)),
+        Ok(ChatAnswer::Post(post)) => Ok(HttpResponse::Ok().json(post)),
         Err(ChatError::Unauthorized) => Ok(HttpResponse::Unauthorized().finish()),
         Err(error) => Err(error.into()),
     }

@@ -65,7 +65,7 @@ pub async fn observe(
     };
     span.record("route", route.as_str());
     if let Some(metrics) = metrics {
-        metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+        metrics.observe(method.as_str(), &route, status.as_str(), elapsed);
     }
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {

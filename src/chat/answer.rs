@@ -5,26 +5,40 @@
 //! commands: JSON only when the media type is exactly `application/json`, otherwise the body is
 //! the text of an ephemeral reply.
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::trigger::Kind;
 
 /// What a post says, in the fields Mattermost's answers and command responses share (which
-/// Slack reads too): a service's answer, and the reply made of answers.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Slack reads too): a service's answer, and the reply made of answers. Serialised as the chat
+/// server reads it, with only the fields that are set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Post {
     /// Present-but-empty (`""`) still makes a post, as in Mattermost.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    pub username: Option<String>,
-    pub icon_url: Option<String>,
-    pub attachments: Vec<Value>,
-    pub blocks: Option<Value>,
-    pub props: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub icon_url: Option<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub post_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub props: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extra_responses: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub goto_location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_slack_parsing: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<String>,
 }
 
@@ -34,32 +48,9 @@ impl Post {
         self.text.is_some() || !self.attachments.is_empty()
     }
 
-    /// The post as the chat server reads it, with only the fields that are set.
+    /// The post as the chat server reads it, as a JSON tree (for templates and later posts).
     pub fn to_json(&self) -> Value {
-        let mut object = Map::new();
-        let mut put = |key: &str, value: Option<Value>| {
-            if let Some(value) = value {
-                object.insert(key.to_owned(), value);
-            }
-        };
-        let text = |value: &Option<String>| value.clone().map(Value::String);
-        let list = |items: &Vec<Value>| (!items.is_empty()).then(|| Value::Array(items.clone()));
-        put("text", text(&self.text));
-        put("response_type", text(&self.response_type));
-        put("username", text(&self.username));
-        put("icon_url", text(&self.icon_url));
-        put("type", text(&self.post_type));
-        put("props", self.props.clone().map(Value::Object));
-        put("attachments", list(&self.attachments));
-        put("blocks", self.blocks.clone());
-        put("extra_responses", list(&self.extra_responses));
-        put("goto_location", text(&self.goto_location));
-        put(
-            "skip_slack_parsing",
-            self.skip_slack_parsing.map(Value::Bool),
-        );
-        put("channel_id", text(&self.channel_id));
-        Value::Object(object)
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

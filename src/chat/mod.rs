@@ -30,12 +30,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use serde_json::{Value, json};
+use hyper::body::Bytes;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use answer::Read;
+use answer::{Post, Read};
 use auth::{Credentials, SlackSignature};
 use incidents::IncidentDesk;
 use links::{LinkError, ReplyLinks};
@@ -73,7 +73,7 @@ pub struct Inbound {
     pub pinned: Option<String>,
     pub encoding: Encoding,
     /// The raw body (the query string for `GET`), exactly as received: signatures cover it.
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub authorization: Option<String>,
     pub slack: Option<SlackSignature>,
 }
@@ -83,7 +83,8 @@ pub struct Inbound {
 pub enum ChatAnswer {
     /// `200` with an empty body: nothing to post.
     Empty,
-    Json(Value),
+    /// `200` with the post as JSON.
+    Post(Box<Post>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +170,7 @@ impl Gateway {
     }
 
     /// What calling services needs now: this thread's connection pools, the template globals.
-    fn call_context(&self) -> (HttpClients, Globals) {
+    fn call_context(&self) -> (Arc<HttpClients>, Globals) {
         (
             self.engine.clients().on_this_thread(),
             self.engine.globals(),
@@ -311,7 +312,7 @@ impl Gateway {
         let kind = request.forwarded.message.kind;
         self.rules(kind, &route.spec.reply, self.settings.max_post_chars())
             .join(&outcomes)
-            .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Json(reply.to_json()))
+            .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Post(Box::new(reply)))
     }
 
     /// `async` mode: each service's reply is posted when it arrives.
@@ -398,9 +399,10 @@ impl Gateway {
 fn acknowledgement(kind: Kind, reply: &ReplySpec) -> ChatAnswer {
     match (kind, reply.ack_text.as_deref()) {
         (Kind::Outgoing, _) | (Kind::Slash, Some("")) => ChatAnswer::Empty,
-        (Kind::Slash, text) => ChatAnswer::Json(json!({
-            "response_type": "ephemeral",
-            "text": text.unwrap_or(WORKING_ON_IT),
+        (Kind::Slash, text) => ChatAnswer::Post(Box::new(Post {
+            response_type: Some("ephemeral".to_owned()),
+            text: Some(text.unwrap_or(WORKING_ON_IT).to_owned()),
+            ..Post::default()
         })),
     }
 }

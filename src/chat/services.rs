@@ -286,9 +286,8 @@ fn mapped(
         return Ok(Read::Empty);
     };
     let headers: Map<String, Value> = response
-        .headers
-        .iter()
-        .map(|(name, value)| (name.to_ascii_lowercase(), Value::String(value.clone())))
+        .header_pairs()
+        .map(|(name, value)| (name.to_owned(), Value::String(value.into_owned())))
         .collect();
     let text = String::from_utf8_lossy(&response.body).into_owned();
     let parsed = serde_json::from_slice::<Value>(&response.body).unwrap_or(Value::Null);

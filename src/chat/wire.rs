@@ -90,8 +90,10 @@ pub fn query_escape(text: &str, out: &mut String) {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
             continue;
         }
-        // The run before is ASCII, so it is a string as it is: copied in one go.
-        out.push_str(std::str::from_utf8(&bytes[start..index]).unwrap_or_default());
+        // The run before is ASCII, so a slice of `text` as it is, copied in one go. (Between
+        // the bytes of one character the run is empty and falls inside the character: `get`
+        // says `None` there, and there is nothing to copy.)
+        out.push_str(text.get(start..index).unwrap_or_default());
         if byte == b' ' {
             out.push('+');
         } else {
@@ -101,7 +103,7 @@ pub fn query_escape(text: &str, out: &mut String) {
         }
         start = index + 1;
     }
-    out.push_str(std::str::from_utf8(&bytes[start..]).unwrap_or_default());
+    out.push_str(text.get(start..).unwrap_or_default());
 }
 
 /// Go's `url.Values.Encode`: keys sorted bytewise, each key's values in their order.

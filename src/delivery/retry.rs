@@ -184,7 +184,12 @@ mod tests {
             status,
             headers: headers
                 .iter()
-                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .map(|(n, v)| {
+                    (
+                        hyper::header::HeaderName::try_from(*n).unwrap(),
+                        hyper::header::HeaderValue::try_from(*v).unwrap(),
+                    )
+                })
                 .collect(),
             body: body.as_bytes().to_vec(),
             truncated: false,

@@ -6,11 +6,13 @@
 //! futures) cost a fifth of the CPU time per request (BENCHMARKS.md, chat round trip). Svix's
 //! server sends its webhooks the same way.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
+use hyper::HeaderMap;
 use hyper::body::Bytes;
 use hyper::header::{ACCEPT, HeaderValue, USER_AGENT};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
@@ -30,18 +32,24 @@ pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// As received: kept as hyper parsed them, not copied into strings.
+    pub headers: HeaderMap,
     pub body: Vec<u8>,
     /// The answer was longer than [`MAX_RESPONSE_BYTES`] and was cut.
     pub truncated: bool,
 }
 
 impl OutboundResponse {
+    /// The first value of the header `name` (any case), when it is text.
     pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Every header, names in lower case, values as text (invalid UTF-8 replaced).
+    pub fn header_pairs(&self) -> impl Iterator<Item = (&str, Cow<'_, str>)> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|(name, value)| (name.as_str(), String::from_utf8_lossy(value.as_bytes())))
     }
 }
 
@@ -95,24 +103,26 @@ impl HttpClients {
 
     /// The same clients with connection pools of the calling thread's own. A connection
     /// belongs to the runtime that opened it; an HTTP worker thread that uses another thread's
-    /// connections wakes that thread twice a request. Built once per thread.
-    pub fn on_this_thread(&self) -> HttpClients {
+    /// connections wakes that thread twice a request. Built once per thread, handed out as
+    /// one reference count (a copy of the clients would be a dozen).
+    pub fn on_this_thread(&self) -> Arc<HttpClients> {
         thread_local! {
-            static LOCAL: RefCell<Vec<(usize, HttpClients)>> = const { RefCell::new(Vec::new()) };
+            static LOCAL: RefCell<Vec<(usize, Arc<HttpClients>)>> = const { RefCell::new(Vec::new()) };
         }
         // Keyed by the policy's address: the cached clients hold the policy, so the address
         // cannot be reused by another policy while its entry lives.
         let key = Arc::as_ptr(&self.policy) as usize;
         LOCAL.with_borrow_mut(|local| {
             if let Some((_, clients)) = local.iter().find(|(owner, _)| *owner == key) {
-                return clients.clone();
+                return Arc::clone(clients);
             }
             match Self::with_policy(Arc::clone(&self.policy)) {
                 Ok(clients) => {
-                    local.push((key, clients.clone()));
+                    let clients = Arc::new(clients);
+                    local.push((key, Arc::clone(&clients)));
                     clients
                 }
-                Err(_) => self.clone(),
+                Err(_) => Arc::new(self.clone()),
             }
         })
     }
@@ -182,16 +192,6 @@ async fn exchange(
 ) -> Result<OutboundResponse, SendError> {
     let response = pool.request(request).await.map_err(classify)?;
     let (parts, mut incoming) = response.into_parts();
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
     let mut body = Vec::new();
     let mut truncated = false;
     while let Some(frame) = incoming.frame().await {
@@ -209,7 +209,7 @@ async fn exchange(
     }
     Ok(OutboundResponse {
         status: parts.status.as_u16(),
-        headers,
+        headers: parts.headers,
         body,
         truncated,
     })

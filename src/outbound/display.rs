@@ -1,6 +1,8 @@
 //! Requests and answers as JSON for logs and API answers: credentials and signatures masked,
 //! bodies as text up to a limit.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value, json};
 
 use super::client::OutboundResponse;
@@ -14,7 +16,11 @@ impl OutboundRequest {
         json!({
             "method": self.method,
             "url": self.url.as_str(),
-            "headers": header_object(&self.masked_headers(None)),
+            "headers": header_object(
+                self.masked_headers(None)
+                    .into_iter()
+                    .map(|(name, value)| (name, value.into())),
+            ),
             "body": body_text(&self.body, max_body),
         })
     }
@@ -24,17 +30,16 @@ impl OutboundResponse {
     pub fn to_json(&self, max_body: usize) -> Value {
         json!({
             "status": self.status,
-            "headers": header_object(&self.headers),
+            "headers": header_object(self.header_pairs()),
             "body": body_text(&self.body, max_body),
         })
     }
 }
 
-fn header_object(headers: &[(String, String)]) -> Value {
+fn header_object<'a, N: Into<String>>(headers: impl Iterator<Item = (N, Cow<'a, str>)>) -> Value {
     Value::Object(
         headers
-            .iter()
-            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .map(|(name, value)| (name.into(), Value::String(value.into_owned())))
             .collect::<Map<_, _>>(),
     )
 }

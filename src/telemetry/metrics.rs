@@ -60,9 +60,9 @@ impl Metrics {
 impl HttpMetrics {
     /// `route` is the matched pattern (`/api/v1/tokens/{id}`), never the raw path: raw paths
     /// would give unbounded label sets and can carry capability ids.
-    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn observe(&self, method: &str, route: &str, status: &str, elapsed: Duration) {
         self.requests
-            .with_label_values(&[method, route, &status.to_string()])
+            .with_label_values(&[method, route, status])
             .inc();
         self.duration
             .with_label_values(&[method, route])
@@ -79,7 +79,7 @@ mod tests {
         let metrics = Metrics::new().unwrap();
         metrics
             .http
-            .observe("GET", "/healthz", 200, Duration::from_micros(300));
+            .observe("GET", "/healthz", "200", Duration::from_micros(300));
         let text = metrics.render().unwrap();
         assert!(text.contains(
             r#"switchyard_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
