@@ -7,6 +7,9 @@
 # stack). Throughput under load first, then latency with one connection at a time; each run also
 # shows the CPU time every server process spent per request.
 # Usage: bench/chat.sh            (DURATION=10s CONNECTIONS=64 THREADS=2 to change the load)
+#        BASELINE=/path/to/an/older/switchyard ROUNDS=3 bench/chat.sh
+#   also serves the same trigger from the older build and alternates throughput runs between the
+#   two, ROUNDS times: a before/after comparison in one sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -14,7 +17,9 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 TOKEN=bench-admin-token-0123456789
 CHAT_TOKEN=zmigewsanbbsdf59xnmduzypjc
-SERVICE=18101 PROXY=18102 GATEWAY=18103 BARE=18104
+SERVICE=18101 PROXY=18102 GATEWAY=18103 BARE=18104 OLDER=18105
+BASELINE=${BASELINE:-}
+ROUNDS=${ROUNDS:-3}
 
 for tool in wrk nginx curl; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nginx curl)"; exit 1; }
@@ -23,7 +28,7 @@ cargo build --release --quiet --bin switchyard --example bare_forwarder
 WORK=$(mktemp -d)
 cleanup() {
     for pid in "$WORK"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
-    for pid in "${GATEWAY_PID:-}" "${BARE_PID:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
+    for pid in "${GATEWAY_PID:-}" "${BARE_PID:-}" "${OLDER_PID:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -65,19 +70,29 @@ CONF
 nginx -c "$WORK/service.conf" -p "$WORK"
 nginx -c "$WORK/proxy.conf" -p "$WORK"
 
-SWITCHYARD_LISTEN=127.0.0.1:$GATEWAY SWITCHYARD_DATABASE_URL="sqlite://$WORK/switchyard.db" \
-SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
-    target/release/switchyard serve >"$WORK/logs/switchyard.log" 2>&1 &
-GATEWAY_PID=$!
-target/release/examples/bare_forwarder "127.0.0.1:$BARE" "http://127.0.0.1:$SERVICE/chat" \
-    >"$WORK/logs/bare.log" 2>&1 &
-BARE_PID=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$GATEWAY/readyz" >/dev/null && break; sleep 0.05; done
-curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-    "http://127.0.0.1:$GATEWAY/api/v1/triggers" -d @- <<JSON
+# serve BINARY PORT NAME: a Switchyard with its own database and the benchmark's trigger; its pid
+# in SERVED_PID.
+serve() {
+    SWITCHYARD_LISTEN=127.0.0.1:$2 SWITCHYARD_DATABASE_URL="sqlite://$WORK/$3.db" \
+    SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
+        "$1" serve >"$WORK/logs/$3.log" 2>&1 &
+    SERVED_PID=$!
+    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && break; sleep 0.05; done
+    curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        "http://127.0.0.1:$2/api/v1/triggers" -d @- <<JSON
 {"name": "build", "tokens": ["$CHAT_TOKEN"], "trigger_words": ["#build"],
  "services": [{"endpoint": {"url": "http://127.0.0.1:$SERVICE/chat"}, "format": "mattermost-form"}]}
 JSON
+}
+serve target/release/switchyard "$GATEWAY" switchyard
+GATEWAY_PID=$SERVED_PID
+if [ -n "$BASELINE" ]; then
+    serve "$BASELINE" "$OLDER" baseline
+    OLDER_PID=$SERVED_PID
+fi
+target/release/examples/bare_forwarder "127.0.0.1:$BARE" "http://127.0.0.1:$SERVICE/chat" \
+    >"$WORK/logs/bare.log" 2>&1 &
+BARE_PID=$!
 
 # Mattermost's form for `#build now`, as Mattermost encodes it.
 BODY="channel_id=hawos4dqtby53pd64o4a4cmeoo&channel_name=town-square&file_ids=&post_id=axdygg1957njfe5pu38saikdho&team_domain=someteam&team_id=kwoknj9nwpypzgzy78wkw516qe&text=%23build+now&timestamp=1445532266&token=$CHAT_TOKEN&trigger_word=%23build&user_id=rnina9994bde8mua79zqcg5hmo&user_name=somename"
@@ -86,8 +101,10 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = "$BODY"
 LUA
-answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$GATEWAY/hooks/outgoing")
-[ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard: $answer"; cat "$WORK/logs/switchyard.log"; exit 1; }
+for port in "$GATEWAY" ${OLDER_PID:+"$OLDER"}; do
+    answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$port/hooks/outgoing")
+    [ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard on $port: $answer"; cat "$WORK"/logs/*.log; exit 1; }
+done
 
 # CPU time (user + system, in clock ticks) the given processes have used so far.
 ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }
@@ -96,12 +113,13 @@ PROXY_PIDS=$(pgrep -P "$(cat "$WORK/proxy.pid")" | xargs)
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
 # run NAME URL THREADS CONNECTIONS: prints requests/s, the latency percentiles and the CPU time
-# each server process spent per request (where the two cores went).
+# each server process spent per request (where the two cores went; "Switchyard" counts both builds
+# when there is a baseline, only the one under load is busy).
 run() {
     local out before after requests
-    before=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID) $(ticks $BARE_PID))
+    before=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID ${OLDER_PID:-}) $(ticks $BARE_PID))
     out=$(wrk -t"$3" -c"$4" -d"$DURATION" --latency -s "$WORK/post.lua" "$2")
-    after=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID) $(ticks $BARE_PID))
+    after=($(ticks $SERVICE_PIDS) $(ticks $PROXY_PIDS) $(ticks $GATEWAY_PID ${OLDER_PID:-}) $(ticks $BARE_PID))
     if grep -q "Non-2xx" <<<"$out"; then echo "$1: errors"; echo "$out"; exit 1; fi
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     per_request() { awk -v t="$1" -v us="$TICK_US" -v n="$requests" 'BEGIN {printf "%.1f", t * us / n}'; }
@@ -121,6 +139,13 @@ run "service directly" "http://127.0.0.1:$SERVICE/chat" "$THREADS" "$CONNECTIONS
 run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" "$THREADS" "$CONNECTIONS"
 run "behind Switchyard" "http://127.0.0.1:$GATEWAY/hooks/outgoing" "$THREADS" "$CONNECTIONS"
 run "bare actix+hyper-util" "http://127.0.0.1:$BARE/hooks/outgoing" "$THREADS" "$CONNECTIONS"
+if [ -n "$BASELINE" ]; then
+    echo "== before/after: $ROUNDS rounds alternating the baseline ($BASELINE) and this build"
+    for round in $(seq 1 "$ROUNDS"); do
+        run "round $round: baseline" "http://127.0.0.1:$OLDER/hooks/outgoing" "$THREADS" "$CONNECTIONS"
+        run "round $round: this build" "http://127.0.0.1:$GATEWAY/hooks/outgoing" "$THREADS" "$CONNECTIONS"
+    done
+fi
 echo "== latency: one connection, $DURATION each"
 run "service directly" "http://127.0.0.1:$SERVICE/chat" 1 1
 run "behind nginx proxy_pass" "http://127.0.0.1:$PROXY/chat" 1 1

@@ -40,9 +40,12 @@ pub struct OutboundResponse {
 }
 
 impl OutboundResponse {
-    /// The first value of the header `name` (any case), when it is text.
+    /// The first value of the header `name` (any case), when it is UTF-8 (`to_str` would
+    /// refuse anything beyond visible ASCII).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|value| value.to_str().ok())
+        self.headers
+            .get(name)
+            .and_then(|value| std::str::from_utf8(value.as_bytes()).ok())
     }
 
     /// Every header, names in lower case, values as text (invalid UTF-8 replaced).

@@ -1,8 +1,6 @@
 //! Requests and answers as JSON for logs and API answers: credentials and signatures masked,
 //! bodies as text up to a limit.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value, json};
 
 use super::client::OutboundResponse;
@@ -16,11 +14,7 @@ impl OutboundRequest {
         json!({
             "method": self.method,
             "url": self.url.as_str(),
-            "headers": header_object(
-                self.masked_headers(None)
-                    .into_iter()
-                    .map(|(name, value)| (name, value.into())),
-            ),
+            "headers": header_object(self.masked_headers(None)),
             "body": body_text(&self.body, max_body),
         })
     }
@@ -36,10 +30,13 @@ impl OutboundResponse {
     }
 }
 
-fn header_object<'a, N: Into<String>>(headers: impl Iterator<Item = (N, Cow<'a, str>)>) -> Value {
+fn header_object(
+    headers: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+) -> Value {
     Value::Object(
         headers
-            .map(|(name, value)| (name.into(), Value::String(value.into_owned())))
+            .into_iter()
+            .map(|(name, value)| (name.into(), Value::String(value.into())))
             .collect::<Map<_, _>>(),
     )
 }
