@@ -21,18 +21,21 @@ const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Reuses a caller's `X-Request-Id` when it is short and plain, so ids can be followed across
 /// services; anything else gets a fresh id.
-fn request_id(req: &ServiceRequest) -> String {
-    req.headers()
-        .get(&REQUEST_ID)
-        .and_then(|value| value.to_str().ok())
-        .filter(|id| {
-            !id.is_empty()
-                && id.len() <= MAX_REQUEST_ID_CHARS
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-        .map_or_else(|| uuid::Uuid::new_v4().simple().to_string(), str::to_owned)
+fn request_id(req: &ServiceRequest) -> HeaderValue {
+    let plain = |value: &&HeaderValue| {
+        let id = value.as_bytes();
+        !id.is_empty()
+            && id.len() <= MAX_REQUEST_ID_CHARS
+            && id
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+    };
+    if let Some(given) = req.headers().get(&REQUEST_ID).filter(plain) {
+        return given.clone();
+    }
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let fresh = uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
+    HeaderValue::from_str(fresh).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 pub async fn observe(
@@ -44,8 +47,12 @@ pub async fn observe(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.http.clone());
-    let span =
-        tracing::info_span!("request", request_id = %id, %method, route = tracing::field::Empty);
+    let span = tracing::info_span!(
+        "request",
+        request_id = id.to_str().unwrap_or_default(),
+        %method,
+        route = tracing::field::Empty
+    );
     let started = Instant::now();
     let result = next.call(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
@@ -77,9 +84,7 @@ pub async fn observe(
     });
 
     result.map(|mut response| {
-        if let Ok(value) = HeaderValue::from_str(&id) {
-            response.headers_mut().insert(REQUEST_ID, value);
-        }
+        response.headers_mut().insert(REQUEST_ID, id);
         response
     })
 }

@@ -8,13 +8,14 @@ use subtle::ConstantTimeEq;
 /// Slack's replay window: a timestamp further than this from now is refused.
 pub const SLACK_WINDOW_SECONDS: i64 = 300;
 
-/// What a request presents as proof of where it comes from.
-#[derive(Debug, Clone, Default)]
-pub struct Credentials {
+/// What a request presents as proof of where it comes from, borrowed from the request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
     /// From the body's `token` field and from `Authorization: Token …` (Mattermost slash
-    /// commands send both).
-    pub tokens: Vec<String>,
-    pub slack: Option<SlackSignature>,
+    /// commands send both); an empty one is none.
+    body_token: Option<&'a str>,
+    header_token: Option<&'a str>,
+    pub slack: Option<&'a SlackSignature>,
 }
 
 #[derive(Debug, Clone)]
@@ -23,28 +24,32 @@ pub struct SlackSignature {
     pub signature: String,
 }
 
-impl Credentials {
+impl<'a> Credentials<'a> {
     pub fn new(
-        body_token: &str,
-        authorization: Option<&str>,
-        slack: Option<SlackSignature>,
+        body_token: &'a str,
+        authorization: Option<&'a str>,
+        slack: Option<&'a SlackSignature>,
     ) -> Self {
         let header_token = authorization
             .and_then(|value| value.strip_prefix("Token "))
             .map(str::trim);
-        let tokens = [Some(body_token), header_token]
-            .into_iter()
-            .flatten()
-            .filter(|token| !token.is_empty())
-            .map(str::to_owned)
-            .collect();
-        Self { tokens, slack }
+        let present = |token: &'a str| (!token.is_empty()).then_some(token);
+        Self {
+            body_token: present(body_token),
+            header_token: header_token.and_then(present),
+            slack,
+        }
+    }
+
+    /// The tokens presented, the body's first.
+    pub fn tokens(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        self.body_token.into_iter().chain(self.header_token)
     }
 
     /// Whether any presented token is one of `accepted`, compared in constant time.
     pub fn presents_token(&self, accepted: &[String]) -> bool {
         let mut found = subtle::Choice::from(0);
-        for token in &self.tokens {
+        for token in self.tokens() {
             for candidate in accepted {
                 found |= token.as_bytes().ct_eq(candidate.as_bytes());
             }
@@ -53,8 +58,8 @@ impl Credentials {
     }
 
     /// The SHA-256 of each presented token, for looking tokens up without comparing secrets.
-    pub fn token_digests(&self) -> impl Iterator<Item = [u8; 32]> + '_ {
-        self.tokens.iter().map(|token| token_digest(token))
+    pub fn token_digests(&self) -> impl Iterator<Item = [u8; 32]> + use<'a> {
+        self.tokens().map(token_digest)
     }
 }
 
@@ -158,6 +163,8 @@ mod tests {
         assert!(credentials.presents_token(&["abc".into()]));
         assert!(!credentials.presents_token(&["abcd".into(), "ab".into()]));
         let none = Credentials::new("", Some("Bearer abc"), None);
-        assert!(none.tokens.is_empty());
+        assert_eq!(none.tokens().count(), 0);
+        let both = Credentials::new("body", Some("Token header "), None);
+        assert_eq!(both.tokens().collect::<Vec<_>>(), ["body", "header"]);
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use super::fields::Fields;
 use super::trigger::Kind;
 use super::wire::{FormError, decode_form};
 
@@ -61,7 +62,7 @@ pub struct ChatMessage {
     pub platform: Platform,
     pub encoding: Encoding,
     /// As received, in order; JSON numbers and booleans as their text.
-    pub fields: Vec<(String, String)>,
+    pub fields: Fields,
     /// When the message was posted, in Unix milliseconds.
     pub timestamp_ms: Option<i64>,
 }
@@ -130,15 +131,12 @@ impl ChatMessage {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.fields.iter().any(|(key, _)| key == name)
+        self.fields.get(name).is_some()
     }
 
     /// The field's (first) value, or `""`.
     pub fn field(&self, name: &str) -> &str {
-        self.fields
-            .iter()
-            .find(|(key, _)| key == name)
-            .map_or("", |(_, value)| value.as_str())
+        self.fields.get(name).unwrap_or_default()
     }
 
     /// What triggers are matched on: the message's first word (split on Unicode whitespace,
@@ -172,25 +170,22 @@ impl ChatMessage {
 /// The first key given twice that may not be (any but Mattermost's mention lists). A chat
 /// request has a dozen fields, where comparing each with each beats hashing; a body with
 /// thousands is checked with a set.
-fn first_repeated(fields: &[(String, String)]) -> Option<&str> {
+fn first_repeated(fields: &Fields) -> Option<&str> {
     const FEW: usize = 32;
     let repeatable = |key: &str| REPEATABLE.contains(&key);
     if fields.len() <= FEW {
-        return fields.iter().enumerate().find_map(|(index, (key, _))| {
-            let again = fields[..index].iter().any(|(earlier, _)| earlier == key);
-            (again && !repeatable(key)).then_some(key.as_str())
-        });
+        return fields.first_repeated(repeatable);
     }
     let mut seen = HashSet::with_capacity(fields.len());
     fields
         .iter()
-        .map(|(key, _)| key.as_str())
+        .map(|(key, _)| key)
         .find(|key| !seen.insert(*key) && !repeatable(key))
 }
 
 /// The fields of a JSON object body: strings as they are, numbers and booleans as text, arrays
 /// of strings as repeated fields. A key given twice is refused, as a form key would be.
-fn json_fields(body: &[u8]) -> Result<Vec<(String, String)>, MessageError> {
+fn json_fields(body: &[u8]) -> Result<Fields, MessageError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let fields = deserializer
         .deserialize_map(FieldsVisitor)
@@ -213,7 +208,7 @@ const DUPLICATE: &str = "duplicate field ";
 struct FieldsVisitor;
 
 impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Vec<(String, String)>;
+    type Value = Fields;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a JSON object of chat fields")
@@ -221,7 +216,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         use serde::de::Error;
-        let mut fields: Vec<(String, String)> = Vec::new();
+        let mut fields = Fields::default();
         let mut seen = HashSet::new();
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
             if !seen.insert(key.clone()) {
@@ -232,13 +227,13 @@ impl<'de> Visitor<'de> for FieldsVisitor {
                     for item in items {
                         let text = scalar_text(item)
                             .ok_or_else(|| M::Error::custom(format!("`{key}` must hold text")))?;
-                        fields.push((key.clone(), text));
+                        fields.push(&key, &text);
                     }
                 }
                 other => {
                     let text = scalar_text(other)
                         .ok_or_else(|| M::Error::custom(format!("`{key}` must be text")))?;
-                    fields.push((key, text));
+                    fields.push(&key, &text);
                 }
             }
         }

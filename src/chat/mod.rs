@@ -10,6 +10,7 @@
 
 pub mod answer;
 pub mod auth;
+pub mod fields;
 pub mod incidents;
 pub mod links;
 pub mod message;
@@ -232,20 +233,20 @@ impl Gateway {
         let credentials = Credentials::new(
             message.token(),
             inbound.authorization.as_deref(),
-            inbound.slack.clone(),
+            inbound.slack.as_ref(),
         );
         let index = self.triggers.routing().current();
         let now = chrono::Utc::now().timestamp();
-        let verifier = Verifier::new(&credentials, &inbound.body, inbound.encoding, now);
+        let verifier = Verifier::new(credentials, &inbound.body, inbound.encoding, now);
         let chosen = match &inbound.pinned {
             Some(reference) => pinned(&index, reference, &message, &verifier)?,
             None => matched(&index, &message, &verifier)?,
         };
-        let chat_token = credentials.tokens.first().cloned().unwrap_or_default();
-        match chosen {
-            Some(candidate) => self.forward(candidate, message, chat_token).await,
-            None => Ok(ChatAnswer::Empty),
-        }
+        let Some(candidate) = chosen else {
+            return Ok(ChatAnswer::Empty);
+        };
+        let chat_token = credentials.tokens().next().unwrap_or_default().to_owned();
+        self.forward(candidate, message, chat_token).await
     }
 
     async fn forward(
@@ -302,13 +303,17 @@ impl Gateway {
         let (clients, globals) = self.call_context();
         let caller = self.caller(&clients, &globals);
         let route = request.route;
-        let outcomes = join_all(
-            route
-                .services
-                .iter()
-                .map(|service| services::call(caller, request, service)),
-        )
-        .await;
+        let outcomes = match route.services.as_slice() {
+            // Most triggers have one service: nothing to join.
+            [only] => vec![services::call(caller, request, only).await],
+            all => {
+                join_all(
+                    all.iter()
+                        .map(|service| services::call(caller, request, service)),
+                )
+                .await
+            }
+        };
         let kind = request.forwarded.message.kind;
         self.rules(kind, &route.spec.reply, self.settings.max_post_chars())
             .join(&outcomes)

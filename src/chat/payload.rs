@@ -58,29 +58,33 @@ impl<'a> Forwarded<'a> {
     /// no byte; a Slack request is mapped onto Mattermost's field set.
     pub fn mattermost_fields(&self) -> Vec<(&'a str, Cow<'a, str>)> {
         let message = self.message;
-        let mut fields: Vec<(&str, Cow<str>)> = match message.platform {
-            Platform::Mattermost => message
-                .fields
-                .iter()
-                .filter(|(key, _)| key != "response_url")
-                .map(|(key, value)| (key.as_str(), Cow::Borrowed(value.as_str())))
-                .collect(),
+        // Room for the two fields the gateway may add (Slack sends more fields than it keeps).
+        let mut fields: Vec<(&str, Cow<str>)> = Vec::with_capacity(message.fields.len() + 2);
+        match message.platform {
+            Platform::Mattermost => fields.extend(
+                message
+                    .fields
+                    .iter()
+                    .filter(|(key, _)| *key != "response_url")
+                    .map(|(key, value)| (key, Cow::Borrowed(value))),
+            ),
             Platform::Slack => {
                 let names: &[&'static str] = match message.kind {
                     Kind::Outgoing => &OUTGOING_FIELDS,
                     Kind::Slash => &SLASH_FIELDS,
                 };
-                names
-                    .iter()
-                    .filter(|name| **name != "response_url")
-                    .map(|&name| match name {
-                        // Slack's message id is its timestamp.
-                        "post_id" => (name, Cow::Borrowed(message.field("timestamp"))),
-                        _ => (name, Cow::Borrowed(message.field(name))),
-                    })
-                    .collect()
+                fields.extend(
+                    names
+                        .iter()
+                        .filter(|name| **name != "response_url")
+                        .map(|&name| match name {
+                            // Slack's message id is its timestamp.
+                            "post_id" => (name, Cow::Borrowed(message.field("timestamp"))),
+                            _ => (name, Cow::Borrowed(message.field(name))),
+                        }),
+                );
             }
-        };
+        }
         for (key, value) in &mut fields {
             if *key == "timestamp" {
                 *value = self

@@ -15,7 +15,7 @@ use super::trigger::Kind;
 
 /// What proves a request's origin, and how to check it against a trigger.
 pub struct Verifier<'a> {
-    credentials: &'a Credentials,
+    credentials: Credentials<'a>,
     body: &'a [u8],
     encoding: Encoding,
     /// Unix seconds, for Slack's replay window.
@@ -26,7 +26,7 @@ pub struct Verifier<'a> {
 }
 
 impl<'a> Verifier<'a> {
-    pub fn new(credentials: &'a Credentials, body: &'a [u8], encoding: Encoding, now: i64) -> Self {
+    pub fn new(credentials: Credentials<'a>, body: &'a [u8], encoding: Encoding, now: i64) -> Self {
         Self {
             credentials,
             body,
@@ -54,7 +54,7 @@ impl<'a> Verifier<'a> {
         {
             return *verdict;
         }
-        let verdict = self.credentials.slack.as_ref().is_some_and(|signature| {
+        let verdict = self.credentials.slack.is_some_and(|signature| {
             verify_slack(secret.as_bytes(), signature, self.body, self.now)
         });
         self.checked
