@@ -10,6 +10,11 @@
 #        BASELINE=/path/to/an/older/switchyard ROUNDS=3 bench/chat.sh
 #   also serves the same trigger from the older build and alternates throughput runs between the
 #   two, ROUNDS times: a before/after comparison in one sitting.
+#        INSTRUCTIONS=1 [BASELINE=…] bench/chat.sh
+#   instead counts the instructions a chat request costs in this build (and the baseline) with
+#   valgrind's callgrind: runs of 3 s and 13 s under `wrk -t1 -c8`, the difference in
+#   instructions divided by the difference in requests, so start-up cancels out. Repeatable to
+#   about 1 % however busy the machine is: for changes too small for wall-clock runs to show.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
@@ -17,12 +22,12 @@ CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
 TOKEN=bench-admin-token-0123456789
 CHAT_TOKEN=zmigewsanbbsdf59xnmduzypjc
-SERVICE=18101 PROXY=18102 GATEWAY=18103 BARE=18104 OLDER=18105
+SERVICE=18101 PROXY=18102 GATEWAY=18103 BARE=18104 OLDER=18105 COUNTED=18106
 BASELINE=${BASELINE:-}
 ROUNDS=${ROUNDS:-3}
 
-for tool in wrk nginx curl; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nginx curl)"; exit 1; }
+for tool in wrk nginx curl ${INSTRUCTIONS:+valgrind}; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nginx curl valgrind)"; exit 1; }
 done
 cargo build --release --quiet --bin switchyard --example bare_forwarder
 WORK=$(mktemp -d)
@@ -70,20 +75,59 @@ CONF
 nginx -c "$WORK/service.conf" -p "$WORK"
 nginx -c "$WORK/proxy.conf" -p "$WORK"
 
-# serve BINARY PORT NAME: a Switchyard with its own database and the benchmark's trigger; its pid
-# in SERVED_PID.
+# serve BINARY PORT NAME [WRAPPER…]: a Switchyard (run by the wrapper command, if one is given)
+# with its own database and the benchmark's trigger; its pid in SERVED_PID.
 serve() {
-    SWITCHYARD_LISTEN=127.0.0.1:$2 SWITCHYARD_DATABASE_URL="sqlite://$WORK/$3.db" \
+    local binary=$1 port=$2 name=$3
+    shift 3
+    SWITCHYARD_LISTEN=127.0.0.1:$port SWITCHYARD_DATABASE_URL="sqlite://$WORK/$name.db" \
     SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
-        "$1" serve >"$WORK/logs/$3.log" 2>&1 &
+        "$@" "$binary" serve >"$WORK/logs/$name.log" 2>&1 &
     SERVED_PID=$!
-    for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/readyz" >/dev/null && break; sleep 0.05; done
+    # Under valgrind start-up takes seconds.
+    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        "http://127.0.0.1:$2/api/v1/triggers" -d @- <<JSON
+        "http://127.0.0.1:$port/api/v1/triggers" -d @- <<JSON
 {"name": "build", "tokens": ["$CHAT_TOKEN"], "trigger_words": ["#build"],
  "services": [{"endpoint": {"url": "http://127.0.0.1:$SERVICE/chat"}, "format": "mattermost-form"}]}
 JSON
 }
+
+# Mattermost's form for `#build now`, as Mattermost encodes it.
+BODY="channel_id=hawos4dqtby53pd64o4a4cmeoo&channel_name=town-square&file_ids=&post_id=axdygg1957njfe5pu38saikdho&team_domain=someteam&team_id=kwoknj9nwpypzgzy78wkw516qe&text=%23build+now&timestamp=1445532266&token=$CHAT_TOKEN&trigger_word=%23build&user_id=rnina9994bde8mua79zqcg5hmo&user_name=somename"
+cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.body = "$BODY"
+LUA
+
+# expect_reply PORT: the Switchyard there answers the benchmark's request as it should.
+expect_reply() {
+    local answer
+    answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$1/hooks/outgoing")
+    [ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard on $1: $answer"; cat "$WORK"/logs/*.log; exit 1; }
+}
+
+# instructions BINARY NAME: the instructions one chat request costs that build (see the top).
+instructions() {
+    local seconds requests counts=()
+    for seconds in 3 13; do
+        serve "$1" "$COUNTED" "$2-$seconds" valgrind --tool=callgrind --callgrind-out-file="$WORK/$2-$seconds.callgrind"
+        expect_reply "$COUNTED"
+        requests=$(wrk -t1 -c8 -d"${seconds}s" -s "$WORK/post.lua" "http://127.0.0.1:$COUNTED/hooks/outgoing" | awk '/requests in/ {print $1}')
+        kill -TERM "$SERVED_PID"
+        wait "$SERVED_PID" || true
+        counts+=("$requests" "$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/$2-$seconds.callgrind")")
+    done
+    awk -v name="$2" -v r1="${counts[0]}" -v i1="${counts[1]}" -v r2="${counts[2]}" -v i2="${counts[3]}" \
+        'BEGIN {printf "%-12s %.0f instructions a chat request (%d and %d requests)\n", name, (i2 - i1) / (r2 - r1), r1, r2}'
+}
+if [ -n "${INSTRUCTIONS:-}" ]; then
+    instructions target/release/switchyard this-build
+    if [ -n "$BASELINE" ]; then instructions "$BASELINE" baseline; fi
+    exit 0
+fi
+
 serve target/release/switchyard "$GATEWAY" switchyard
 GATEWAY_PID=$SERVED_PID
 if [ -n "$BASELINE" ]; then
@@ -94,17 +138,7 @@ target/release/examples/bare_forwarder "127.0.0.1:$BARE" "http://127.0.0.1:$SERV
     >"$WORK/logs/bare.log" 2>&1 &
 BARE_PID=$!
 
-# Mattermost's form for `#build now`, as Mattermost encodes it.
-BODY="channel_id=hawos4dqtby53pd64o4a4cmeoo&channel_name=town-square&file_ids=&post_id=axdygg1957njfe5pu38saikdho&team_domain=someteam&team_id=kwoknj9nwpypzgzy78wkw516qe&text=%23build+now&timestamp=1445532266&token=$CHAT_TOKEN&trigger_word=%23build&user_id=rnina9994bde8mua79zqcg5hmo&user_name=somename"
-cat >"$WORK/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.body = "$BODY"
-LUA
-for port in "$GATEWAY" ${OLDER_PID:+"$OLDER"}; do
-    answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$port/hooks/outgoing")
-    [ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard on $port: $answer"; cat "$WORK"/logs/*.log; exit 1; }
-done
+for port in "$GATEWAY" ${OLDER_PID:+"$OLDER"}; do expect_reply "$port"; done
 
 # CPU time (user + system, in clock ticks) the given processes have used so far.
 ticks() { local total=0 pid; for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done; echo "$total"; }

@@ -2,9 +2,9 @@
 //! authenticate it, match it to a trigger, forward it to the trigger's services and turn their
 //! answers into the reply, at once or in later posts.
 //!
-//! `message` parses what arrived, `auth` and `selection` decide who sent it and which trigger
-//! it is for, found through `routing` (the indexed table of `route`s); `payload` and
-//! `services` call the services, `answer` and `reply` make the reply, `posts` and `links`
+//! `message` parses what arrived (into `fields`), `auth` and `selection` decide who sent it and
+//! which trigger it is for, found through `routing` (the indexed table of `route`s); `payload`
+//! and `services` call the services, `answer` and `reply` make the reply, `posts` and `links`
 //! carry later posts, `triggered` records the event; `trigger`, `triggers` and `settings` are
 //! the configuration, `wire` Mattermost's encodings.
 
