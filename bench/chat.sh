@@ -33,7 +33,7 @@ cargo build --release --quiet --bin switchyard --example bare_forwarder
 WORK=$(mktemp -d)
 cleanup() {
     for pid in "$WORK"/*.pid; do [ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null; done
-    for pid in "${GATEWAY_PID:-}" "${BARE_PID:-}" "${OLDER_PID:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
+    for pid in "${GATEWAY_PID:-}" "${BARE_PID:-}" "${OLDER_PID:-}" "${SERVED_PID:-}"; do [ -n "$pid" ] && kill "$pid" 2>/dev/null; done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -85,7 +85,12 @@ serve() {
         "$@" "$binary" serve >"$WORK/logs/$name.log" 2>&1 &
     SERVED_PID=$!
     # Under valgrind start-up takes seconds.
-    for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.05; done
+    local ready=
+    for _ in $(seq 1 600); do
+        curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && { ready=1; break; }
+        sleep 0.05
+    done
+    [ -n "$ready" ] || { echo "$name did not get ready on $port"; cat "$WORK/logs/$name.log"; exit 1; }
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         "http://127.0.0.1:$port/api/v1/triggers" -d @- <<JSON
 {"name": "build", "tokens": ["$CHAT_TOKEN"], "trigger_words": ["#build"],
@@ -110,19 +115,22 @@ expect_reply() {
 
 # instructions BINARY NAME: the instructions one chat request costs that build (see the top).
 instructions() {
-    local seconds requests counts=()
+    local seconds out total counts=()
     for seconds in 3 13; do
         serve "$1" "$COUNTED" "$2-$seconds" valgrind --tool=callgrind --callgrind-out-file="$WORK/$2-$seconds.callgrind"
         expect_reply "$COUNTED"
-        requests=$(wrk -t1 -c8 -d"${seconds}s" -s "$WORK/post.lua" "http://127.0.0.1:$COUNTED/hooks/outgoing" | awk '/requests in/ {print $1}')
+        out=$(wrk -t1 -c8 -d"${seconds}s" -s "$WORK/post.lua" "http://127.0.0.1:$COUNTED/hooks/outgoing")
+        if grep -q -e "Non-2xx" -e "Socket errors" <<<"$out"; then echo "$2: errors"; echo "$out"; exit 1; fi
         kill -TERM "$SERVED_PID"
         wait "$SERVED_PID" || true
-        counts+=("$requests" "$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/$2-$seconds.callgrind")")
+        total=$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/$2-$seconds.callgrind")
+        [ -n "$total" ] || { echo "$2: callgrind wrote no totals"; exit 1; }
+        counts+=("$(awk '/requests in/ {print $1}' <<<"$out")" "$total")
     done
     awk -v name="$2" -v r1="${counts[0]}" -v i1="${counts[1]}" -v r2="${counts[2]}" -v i2="${counts[3]}" \
         'BEGIN {printf "%-12s %.0f instructions a chat request (%d and %d requests)\n", name, (i2 - i1) / (r2 - r1), r1, r2}'
 }
-if [ -n "${INSTRUCTIONS:-}" ]; then
+if [ "${INSTRUCTIONS:-0}" != 0 ]; then
     instructions target/release/switchyard this-build
     if [ -n "$BASELINE" ]; then instructions "$BASELINE" baseline; fi
     exit 0

@@ -35,7 +35,7 @@ fn request_id(req: &ServiceRequest) -> HeaderValue {
     }
     let mut buffer = uuid::Uuid::encode_buffer();
     let fresh = uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
-    HeaderValue::from_str(fresh).unwrap_or(HeaderValue::from_static("unknown"))
+    HeaderValue::from_str(fresh).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
 }
 
 pub async fn observe(
@@ -49,7 +49,7 @@ pub async fn observe(
         .map(|state| state.metrics.http.clone());
     let span = tracing::info_span!(
         "request",
-        request_id = id.to_str().unwrap_or_default(),
+        request_id = %id.to_str().unwrap_or_default(),
         %method,
         route = tracing::field::Empty
     );

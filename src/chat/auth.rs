@@ -9,11 +9,12 @@ use subtle::ConstantTimeEq;
 pub const SLACK_WINDOW_SECONDS: i64 = 300;
 
 /// What a request presents as proof of where it comes from, borrowed from the request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Credentials<'a> {
-    /// From the body's `token` field and from `Authorization: Token …` (Mattermost slash
-    /// commands send both); an empty one is none.
+    /// The body's `token` field (Mattermost, Slack's legacy verification token); `None` when
+    /// empty.
     body_token: Option<&'a str>,
+    /// `Authorization: Token …` (Mattermost slash commands send both); `None` when empty.
     header_token: Option<&'a str>,
     pub slack: Option<&'a SlackSignature>,
 }

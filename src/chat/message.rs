@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::fields::Fields;
+use super::fields::{Fields, TYPICAL_FIELDS};
 use super::trigger::Kind;
 use super::wire::{FormError, decode_form};
 
@@ -61,7 +61,8 @@ pub struct ChatMessage {
     pub kind: Kind,
     pub platform: Platform,
     pub encoding: Encoding,
-    /// As received, in order; JSON numbers and booleans as their text.
+    /// As received, in order (a field with an empty key left out); JSON numbers and booleans
+    /// as their text.
     pub fields: Fields,
     /// When the message was posted, in Unix milliseconds.
     pub timestamp_ms: Option<i64>,
@@ -188,7 +189,7 @@ fn first_repeated(fields: &Fields) -> Option<&str> {
 fn json_fields(body: &[u8]) -> Result<Fields, MessageError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let fields = deserializer
-        .deserialize_map(FieldsVisitor)
+        .deserialize_map(FieldsVisitor { bytes: body.len() })
         .map_err(|error| match error.to_string() {
             text if text.starts_with(DUPLICATE) => {
                 let key = &text[DUPLICATE.len()..];
@@ -205,7 +206,10 @@ fn json_fields(body: &[u8]) -> Result<Fields, MessageError> {
 
 const DUPLICATE: &str = "duplicate field ";
 
-struct FieldsVisitor;
+/// Decoded keys and values take no more room than the body.
+struct FieldsVisitor {
+    bytes: usize,
+}
 
 impl<'de> Visitor<'de> for FieldsVisitor {
     type Value = Fields;
@@ -216,7 +220,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         use serde::de::Error;
-        let mut fields = Fields::default();
+        let mut fields = Fields::with_capacity(TYPICAL_FIELDS, self.bytes);
         let mut seen = HashSet::new();
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
             if !seen.insert(key.clone()) {

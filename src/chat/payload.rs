@@ -54,12 +54,14 @@ pub struct Forwarded<'a> {
 
 impl<'a> Forwarded<'a> {
     /// The chat's fields as Mattermost would send them, `timestamp` in seconds. A Mattermost
-    /// request keeps every field it came with, so forwarding it in its own encoding changes
+    /// request keeps every field it came with (but one with an empty key), so forwarding it in its own encoding changes
     /// no byte; a Slack request is mapped onto Mattermost's field set.
     pub fn mattermost_fields(&self) -> Vec<(&'a str, Cow<'a, str>)> {
         let message = self.message;
-        // Room for the two fields the gateway may add (Slack sends more fields than it keeps).
-        let mut fields: Vec<(&str, Cow<str>)> = Vec::with_capacity(message.fields.len() + 2);
+        // Room for what is kept (a Slack request becomes Mattermost's dozen fields) and the two
+        // fields the gateway may add.
+        let kept = message.fields.len().max(OUTGOING_FIELDS.len());
+        let mut fields: Vec<(&str, Cow<str>)> = Vec::with_capacity(kept + 2);
         match message.platform {
             Platform::Mattermost => fields.extend(
                 message

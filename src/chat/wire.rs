@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use super::fields::Fields;
+use super::fields::{Fields, TYPICAL_FIELDS};
 
 /// Why a form body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,9 +20,6 @@ pub enum FormError {
     #[error("a form value is not valid UTF-8")]
     Utf8,
 }
-
-/// Mattermost sends a dozen fields, Slack up to fifteen.
-const TYPICAL_FIELDS: usize = 16;
 
 /// Decodes `application/x-www-form-urlencoded` (or a query string) into its fields, in order,
 /// repeated keys kept. One pass finds the separators and whether a field has escapes at all
@@ -71,6 +68,10 @@ impl Pair {
             None => (input.get(self.start..end), Some("")),
         };
         let (key, value) = (key.unwrap_or_default(), value.unwrap_or_default());
+        if key.is_empty() {
+            // Dropped before its value is looked at, escapes and all.
+            return Ok(());
+        }
         if self.escaped {
             fields.push_with(|out| unescape(key, out), |out| unescape(value, out))
         } else {
@@ -255,6 +256,10 @@ mod tests {
                 .iter()
                 .collect::<Vec<_>>(),
             [("a", "b=c"), ("d", "= ")]
+        );
+        assert_eq!(
+            decode_form(b"=%zz&a=1").unwrap().iter().collect::<Vec<_>>(),
+            [("a", "1")]
         );
     }
 
