@@ -25,8 +25,11 @@ CHAT_TOKEN=zmigewsanbbsdf59xnmduzypjc
 SERVICE=18101 PROXY=18102 GATEWAY=18103 BARE=18104 OLDER=18105 COUNTED=18106
 BASELINE=${BASELINE:-}
 ROUNDS=${ROUNDS:-3}
+INSTRUCTIONS=${INSTRUCTIONS:-0}
 
-for tool in wrk nginx curl ${INSTRUCTIONS:+valgrind}; do
+tools="wrk nginx curl"
+[ "$INSTRUCTIONS" = 0 ] || tools="$tools valgrind"
+for tool in $tools; do
     command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install wrk nginx curl valgrind)"; exit 1; }
 done
 cargo build --release --quiet --bin switchyard --example bare_forwarder
@@ -130,7 +133,7 @@ instructions() {
     awk -v name="$2" -v r1="${counts[0]}" -v i1="${counts[1]}" -v r2="${counts[2]}" -v i2="${counts[3]}" \
         'BEGIN {printf "%-12s %.0f instructions a chat request (%d and %d requests)\n", name, (i2 - i1) / (r2 - r1), r1, r2}'
 }
-if [ "${INSTRUCTIONS:-0}" != 0 ]; then
+if [ "$INSTRUCTIONS" != 0 ]; then
     instructions target/release/switchyard this-build
     if [ -n "$BASELINE" ]; then instructions "$BASELINE" baseline; fi
     exit 0

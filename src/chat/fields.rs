@@ -33,7 +33,8 @@ impl Fields {
     }
 
     /// Appends a field whose key and value `write_key` and `write_value` append to the buffer
-    /// (decoded, say); after an error nothing of the field is kept.
+    /// (decoded, say). A key that comes out empty is dropped before its value is written at
+    /// all; after an error nothing of the field is kept.
     pub fn push_with<E>(
         &mut self,
         write_key: impl FnOnce(&mut String) -> Result<(), E>,
@@ -42,17 +43,17 @@ impl Fields {
         let key_start = self.text.len();
         let written = write_key(&mut self.text).and_then(|()| {
             let value_start = self.text.len();
-            write_value(&mut self.text).map(|()| value_start)
+            if value_start == key_start {
+                return Ok(None);
+            }
+            write_value(&mut self.text).map(|()| Some(value_start))
         });
         match written {
-            Ok(value_start) if value_start > key_start => {
+            Ok(Some(value_start)) => {
                 self.spans.push([key_start, value_start, self.text.len()]);
                 Ok(())
             }
-            Ok(_) => {
-                self.text.truncate(key_start);
-                Ok(())
-            }
+            Ok(None) => Ok(()),
             Err(error) => {
                 self.text.truncate(key_start);
                 Err(error)
@@ -144,6 +145,8 @@ mod tests {
     fn an_empty_key_or_a_failed_field_leaves_nothing_behind() {
         let mut fields = Fields::with_capacity(2, 16);
         fields.push("", "ignored");
+        let skipped = fields.push_with(|_| Ok(()), |_| Err("the value of an empty key is read"));
+        assert_eq!(skipped, Ok(()));
         let failed = fields.push_with(
             |text| {
                 text.push_str("half");

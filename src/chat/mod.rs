@@ -303,17 +303,13 @@ impl Gateway {
         let (clients, globals) = self.call_context();
         let caller = self.caller(&clients, &globals);
         let route = request.route;
-        let outcomes = match route.services.as_slice() {
-            // Most triggers have one service: nothing to join.
-            [only] => vec![services::call(caller, request, only).await],
-            all => {
-                join_all(
-                    all.iter()
-                        .map(|service| services::call(caller, request, service)),
-                )
-                .await
-            }
-        };
+        let outcomes = join_all(
+            route
+                .services
+                .iter()
+                .map(|service| services::call(caller, request, service)),
+        )
+        .await;
         let kind = request.forwarded.message.kind;
         self.rules(kind, &route.spec.reply, self.settings.max_post_chars())
             .join(&outcomes)

@@ -54,8 +54,8 @@ pub struct Forwarded<'a> {
 
 impl<'a> Forwarded<'a> {
     /// The chat's fields as Mattermost would send them, `timestamp` in seconds. A Mattermost
-    /// request keeps every field it came with (but one with an empty key), so forwarding it in its own encoding changes
-    /// no byte; a Slack request is mapped onto Mattermost's field set.
+    /// request keeps every field it came with (but one with an empty key), so forwarding it in
+    /// its own encoding changes no byte; a Slack request is mapped onto Mattermost's field set.
     pub fn mattermost_fields(&self) -> Vec<(&'a str, Cow<'a, str>)> {
         let message = self.message;
         // Room for what is kept (a Slack request becomes Mattermost's dozen fields) and the two

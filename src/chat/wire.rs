@@ -68,10 +68,6 @@ impl Pair {
             None => (input.get(self.start..end), Some("")),
         };
         let (key, value) = (key.unwrap_or_default(), value.unwrap_or_default());
-        if key.is_empty() {
-            // Dropped before its value is looked at, escapes and all.
-            return Ok(());
-        }
         if self.escaped {
             fields.push_with(|out| unescape(key, out), |out| unescape(value, out))
         } else {
@@ -85,7 +81,7 @@ impl Pair {
 fn unescape(input: &str, out: &mut String) -> Result<(), FormError> {
     let bytes = input.as_bytes();
     let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
-        // Most values need no decoding at all.
+        // The key or the value of an escaped pair that has no escapes of its own.
         out.push_str(input);
         return Ok(());
     };

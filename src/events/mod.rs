@@ -135,21 +135,14 @@ pub fn encode_row(
         data: D,
     }
     let (id, occurred_at) = (new_id("evt"), now_millis());
-    // Room for a typical event at once, instead of growing through four sizes to it.
-    let mut payload = Vec::with_capacity(1024);
-    serde_json::to_writer(
-        &mut payload,
-        &Envelope {
-            id: &id,
-            event_type,
-            occurred_at: &to_rfc3339(occurred_at),
-            subject,
-            data,
-        },
-    )
+    let payload = serde_json::to_string(&Envelope {
+        id: &id,
+        event_type,
+        occurred_at: &to_rfc3339(occurred_at),
+        subject,
+        data,
+    })
     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-    let payload =
-        String::from_utf8(payload).map_err(|error| StoreError::Corrupt(error.to_string()))?;
     Ok(EventRow {
         id,
         event_type: event_type.to_owned(),
