@@ -11,9 +11,9 @@
 #   also serves the same trigger from the older build and alternates throughput runs between the
 #   two, ROUNDS times: a before/after comparison in one sitting.
 #        INSTRUCTIONS=1 [BASELINE=…] bench/chat.sh
-#   instead counts the instructions a chat request costs in this build (and the baseline) with
-#   valgrind's callgrind: runs of 3 s and 13 s under `wrk -t1 -c8`, the difference in
-#   instructions divided by the difference in requests, so start-up cancels out. Repeatable to
+#   instead counts the instructions a chat request costs in this build, the baseline and the bare
+#   forwarder with valgrind's callgrind: runs of 3 s and 13 s under `wrk -t1 -c8`, the difference
+#   in instructions divided by the difference in requests, so start-up cancels out. Repeatable to
 #   about 1 % however busy the machine is: for changes too small for wall-clock runs to show.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +78,17 @@ CONF
 nginx -c "$WORK/service.conf" -p "$WORK"
 nginx -c "$WORK/proxy.conf" -p "$WORK"
 
+# await_ready PORT NAME: the server there answers (the bare forwarder answers every path).
+await_ready() {
+    local ready=
+    # Under valgrind start-up takes seconds.
+    for _ in $(seq 1 600); do
+        curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && { ready=1; break; }
+        sleep 0.05
+    done
+    [ -n "$ready" ] || { echo "$2 did not get ready on $1"; cat "$WORK/logs/$2.log"; exit 1; }
+}
+
 # serve BINARY PORT NAME [WRAPPER…]: a Switchyard (run by the wrapper command, if one is given)
 # with its own database and the benchmark's trigger; its pid in SERVED_PID.
 serve() {
@@ -87,18 +98,23 @@ serve() {
     SWITCHYARD_ADMIN_TOKEN=$TOKEN SWITCHYARD_OUTBOUND_ALLOWED_CIDRS=127.0.0.0/8 SWITCHYARD_LOG_LEVEL=warn \
         "$@" "$binary" serve >"$WORK/logs/$name.log" 2>&1 &
     SERVED_PID=$!
-    # Under valgrind start-up takes seconds.
-    local ready=
-    for _ in $(seq 1 600); do
-        curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && { ready=1; break; }
-        sleep 0.05
-    done
-    [ -n "$ready" ] || { echo "$name did not get ready on $port"; cat "$WORK/logs/$name.log"; exit 1; }
+    await_ready "$port" "$name"
     curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         "http://127.0.0.1:$port/api/v1/triggers" -d @- <<JSON
 {"name": "build", "tokens": ["$CHAT_TOKEN"], "trigger_words": ["#build"],
  "services": [{"endpoint": {"url": "http://127.0.0.1:$SERVICE/chat"}, "format": "mattermost-form"}]}
 JSON
+}
+
+# serve_bare PORT NAME [WRAPPER…]: the bare forwarder in front of the service; its pid in
+# SERVED_PID.
+serve_bare() {
+    local port=$1 name=$2
+    shift 2
+    "$@" target/release/examples/bare_forwarder "127.0.0.1:$port" "http://127.0.0.1:$SERVICE/chat" \
+        >"$WORK/logs/$name.log" 2>&1 &
+    SERVED_PID=$!
+    await_ready "$port" "$name"
 }
 
 # Mattermost's form for `#build now`, as Mattermost encodes it.
@@ -109,33 +125,36 @@ wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.body = "$BODY"
 LUA
 
-# expect_reply PORT: the Switchyard there answers the benchmark's request as it should.
+# expect_reply PORT: the server there answers the benchmark's request as it should.
 expect_reply() {
     local answer
     answer=$(curl -s -H 'Content-Type: application/x-www-form-urlencoded' -d "$BODY" "http://127.0.0.1:$1/hooks/outgoing")
     [ "$answer" = '{"text":"build queued"}' ] || { echo "unexpected answer from Switchyard on $1: $answer"; cat "$WORK"/logs/*.log; exit 1; }
 }
 
-# instructions BINARY NAME: the instructions one chat request costs that build (see the top).
+# instructions NAME START…: the instructions one chat request costs the server that `START… PORT
+# NAME WRAPPER…` starts (see the top).
 instructions() {
-    local seconds out total counts=()
+    local name=$1 seconds out total counts=()
+    shift
     for seconds in 3 13; do
-        serve "$1" "$COUNTED" "$2-$seconds" valgrind --tool=callgrind --callgrind-out-file="$WORK/$2-$seconds.callgrind"
+        "$@" "$COUNTED" "$name-$seconds" valgrind --tool=callgrind --callgrind-out-file="$WORK/$name-$seconds.callgrind"
         expect_reply "$COUNTED"
         out=$(wrk -t1 -c8 -d"${seconds}s" -s "$WORK/post.lua" "http://127.0.0.1:$COUNTED/hooks/outgoing")
-        if grep -q -e "Non-2xx" -e "Socket errors" <<<"$out"; then echo "$2: errors"; echo "$out"; exit 1; fi
+        if grep -q -e "Non-2xx" -e "Socket errors" <<<"$out"; then echo "$name: errors"; echo "$out"; exit 1; fi
         kill -TERM "$SERVED_PID"
         wait "$SERVED_PID" || true
-        total=$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/$2-$seconds.callgrind")
-        [ -n "$total" ] || { echo "$2: callgrind wrote no totals"; exit 1; }
+        total=$(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/$name-$seconds.callgrind")
+        [ -n "$total" ] || { echo "$name: callgrind wrote no totals"; exit 1; }
         counts+=("$(awk '/requests in/ {print $1}' <<<"$out")" "$total")
     done
-    awk -v name="$2" -v r1="${counts[0]}" -v i1="${counts[1]}" -v r2="${counts[2]}" -v i2="${counts[3]}" \
+    awk -v name="$name" -v r1="${counts[0]}" -v i1="${counts[1]}" -v r2="${counts[2]}" -v i2="${counts[3]}" \
         'BEGIN {printf "%-12s %.0f instructions a chat request (%d and %d requests)\n", name, (i2 - i1) / (r2 - r1), r1, r2}'
 }
 if [ "$INSTRUCTIONS" != 0 ]; then
-    instructions target/release/switchyard this-build
-    if [ -n "$BASELINE" ]; then instructions "$BASELINE" baseline; fi
+    instructions this-build serve target/release/switchyard
+    if [ -n "$BASELINE" ]; then instructions baseline serve "$BASELINE"; fi
+    instructions bare serve_bare
     exit 0
 fi
 
@@ -145,9 +164,8 @@ if [ -n "$BASELINE" ]; then
     serve "$BASELINE" "$OLDER" baseline
     OLDER_PID=$SERVED_PID
 fi
-target/release/examples/bare_forwarder "127.0.0.1:$BARE" "http://127.0.0.1:$SERVICE/chat" \
-    >"$WORK/logs/bare.log" 2>&1 &
-BARE_PID=$!
+serve_bare "$BARE" bare
+BARE_PID=$SERVED_PID
 
 for port in "$GATEWAY" ${OLDER_PID:+"$OLDER"}; do expect_reply "$port"; done
 
