@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::json;
-use switchyard::chat::message::{ChatMessage, Encoding};
-use switchyard::chat::route::Route;
-use switchyard::chat::routing::Index;
+use switchyard::chat::inbound::message::{ChatMessage, Encoding};
+use switchyard::chat::routing::route::Route;
+use switchyard::chat::routing::table::Index;
 use switchyard::chat::trigger::{Kind, TriggerSpec};
 
 /// `count` triggers of one kind (`exact`, `prefix`, `case-insensitive`), or of all kinds mixed

@@ -13,13 +13,14 @@ use actix_web::{App, HttpServer, web};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState, BodyLimit};
-use crate::chat::Gateway;
-use crate::chat::links::ReplyLinks;
-use crate::chat::posts;
+use crate::chat::replies::links::ReplyLinks;
+use crate::chat::replies::posts;
+use crate::chat::routing::triggers::Triggers;
 use crate::chat::settings::ChatSettings;
-use crate::chat::triggers::Triggers;
+use crate::chat::{Gateway, ServiceAccess};
 use crate::config::Config;
 use crate::delivery::{DeliveryEngine, DeliveryRunner};
+use crate::events::Outbox;
 use crate::incidents::{AnswerPatches, IncidentCommands};
 use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
@@ -101,10 +102,21 @@ impl Application {
             .iter()
             .map(|name| name.0.as_str());
         let globals = GlobalsSource::new(env_allow, Arc::clone(&vars));
-        let (engine, deliveries) =
-            DeliveryEngine::new(store.clone(), clients, globals, &config, metrics.registry())?;
-        engine.handle_answers_with(Arc::new(AnswerPatches::new(store.clone())));
-        let gateway = build_gateway(&store, &engine, &config, address)
+        let (engine, deliveries) = DeliveryEngine::new(
+            store.clone(),
+            clients.clone(),
+            globals.clone(),
+            Arc::new(AnswerPatches::new(store.clone())),
+            &config,
+            metrics.registry(),
+        )?;
+        let outbox = Outbox::new(store.clone(), engine.clone());
+        let access = ServiceAccess {
+            clients: clients.clone(),
+            globals: globals.clone(),
+            default_timeout_ms: config.outbound.default_timeout_ms,
+        };
+        let gateway = build_gateway(&outbox, access, &config, address)
             .await
             .map_err(|source| StartupError::Database {
                 url: config.database_url.to_string(),
@@ -114,7 +126,10 @@ impl Application {
             authenticator: Authenticator::new(store.clone(), config.admin_token.as_ref()),
             store,
             metrics,
+            outbox,
             engine,
+            clients,
+            globals,
             gateway: Arc::clone(&gateway),
             vars: Arc::clone(&vars),
             config: Arc::new(config),
@@ -156,11 +171,12 @@ impl Application {
 /// The chat side: triggers routed, settings loaded, the webhook that carries chat posts in
 /// place, and incidents wired in for patches and built-in commands.
 async fn build_gateway(
-    store: &Store,
-    engine: &DeliveryEngine,
+    outbox: &Outbox,
+    access: ServiceAccess,
     config: &Config,
     address: SocketAddr,
 ) -> Result<Arc<Gateway>, StoreError> {
+    let store = outbox.store();
     webhooks::ensure_managed(store, posts::REPLIES_WEBHOOK, posts::replies_webhook()).await?;
     let triggers = Triggers::load(store.clone()).await?;
     let settings = ChatSettings::load(store.clone(), config.chat.clone()).await?;
@@ -169,18 +185,14 @@ async fn build_gateway(
         .as_ref()
         .map_or_else(|| format!("http://{address}"), ToString::to_string);
     let links = ReplyLinks::new(store.clone(), &base_url);
-    let gateway = Arc::new(Gateway::new(
-        store.clone(),
-        engine.clone(),
+    Ok(Arc::new(Gateway::new(
+        outbox.clone(),
+        access,
+        Arc::new(IncidentCommands::new(outbox.clone())),
         triggers,
         settings,
         links,
-    ));
-    gateway.handle_incidents_with(Arc::new(IncidentCommands::new(
-        store.clone(),
-        engine.clone(),
-    )));
-    Ok(gateway)
+    )))
 }
 
 async fn serve_until(server: Server, shutdown: impl Future<Output = ()>) -> io::Result<()> {

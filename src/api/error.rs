@@ -9,10 +9,11 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::chat::ChatError;
-use crate::chat::links::LinkError;
+use crate::chat::replies::links::LinkError;
+use crate::chat::routing::triggers::TriggerError;
 use crate::chat::settings::SettingsError;
-use crate::chat::triggers::TriggerError;
 use crate::delivery::log::LogError;
+use crate::delivery::preview::PreviewError;
 use crate::events::EventError;
 use crate::incidents::IncidentError;
 use crate::store::StoreError;
@@ -245,6 +246,15 @@ impl From<EventError> for ApiError {
             EventError::Invalid(invalid) => invalid.into(),
             EventError::NotFound(_) => ApiError::not_found(error.to_string()),
             EventError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<PreviewError> for ApiError {
+    fn from(error: PreviewError) -> Self {
+        match error {
+            PreviewError::Invalid(invalid) => invalid.into(),
+            PreviewError::Render(render) => ApiError::validation(render.field(), render),
         }
     }
 }

@@ -60,7 +60,7 @@ pub async fn post_event(
         previous,
         changes,
     };
-    let published = events::publish(&state.store, &state.engine, new).await?;
+    let published = events::publish(&state.outbox, new).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "id": published.event.event.id,
         "type": published.event.event.event_type,

@@ -6,8 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::body::{has_media_type, read_limited};
 use super::{ApiError, AppState};
-use crate::chat::auth::SlackSignature;
-use crate::chat::message::Encoding;
+use crate::chat::inbound::auth::SlackSignature;
+use crate::chat::inbound::message::Encoding;
 use crate::chat::trigger::Kind;
 use crate::chat::{ChatAnswer, ChatError, Inbound};
 

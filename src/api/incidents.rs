@@ -35,8 +35,7 @@ pub async fn post_alert(
     state: web::Data<AppState>,
     body: ApiJson<AlertInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let (result, incident) =
-        incidents::alert(&state.store, &state.engine, body.0, &auth.caller.actor()).await?;
+    let (result, incident) = incidents::alert(&state.outbox, body.0, &auth.caller.actor()).await?;
     Ok(HttpResponse::Accepted().json(json!({ "result": result, "incident": incident })))
 }
 
@@ -48,8 +47,7 @@ pub async fn create_incident(
     state: web::Data<AppState>,
     body: ApiJson<NewIncident>,
 ) -> Result<HttpResponse, ApiError> {
-    let incident =
-        incidents::create(&state.store, &state.engine, body.0, &auth.caller.actor()).await?;
+    let incident = incidents::create(&state.outbox, body.0, &auth.caller.actor()).await?;
     Ok(HttpResponse::Created().json(incident))
 }
 
@@ -112,14 +110,7 @@ pub async fn patch_incident(
     id: web::Path<String>,
     body: ApiJson<PatchInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let incident = incidents::patch(
-        &state.store,
-        &state.engine,
-        &id,
-        body.0,
-        &auth.caller.actor(),
-    )
-    .await?;
+    let incident = incidents::patch(&state.outbox, &id, body.0, &auth.caller.actor()).await?;
     Ok(HttpResponse::Ok().json(incident))
 }
 
@@ -140,13 +131,7 @@ pub async fn forward_incident(
     id: web::Path<String>,
     body: ApiJson<ForwardInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let incident = incidents::forward(
-        &state.store,
-        &state.engine,
-        &id,
-        &body.0.webhook,
-        &auth.caller.actor(),
-    )
-    .await?;
+    let incident =
+        incidents::forward(&state.outbox, &id, &body.0.webhook, &auth.caller.actor()).await?;
     Ok(HttpResponse::Ok().json(incident))
 }

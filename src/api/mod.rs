@@ -29,10 +29,12 @@ pub use error::{ApiError, ErrorBody};
 use crate::chat::Gateway;
 use crate::config::Config;
 use crate::delivery::DeliveryEngine;
+use crate::events::Outbox;
+use crate::outbound::HttpClients;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use crate::tokens::Authenticator;
-use crate::vars::Vars;
+use crate::vars::{GlobalsSource, Vars};
 
 /// What handlers share. Built once in `startup` and handed to every worker.
 pub struct AppState {
@@ -40,7 +42,13 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub authenticator: Authenticator,
     pub metrics: Metrics,
+    /// Where events go out: every producer writes through it.
+    pub outbox: Outbox,
+    /// For the delivery log's retries and replays alone.
     pub engine: DeliveryEngine,
+    /// The outbound clients (and their network policy), for tests and for checking URLs.
+    pub clients: HttpClients,
+    pub globals: GlobalsSource,
     pub gateway: Arc<Gateway>,
     pub vars: Arc<Vars>,
 }

@@ -7,8 +7,8 @@ use super::auth::{Admin, Authorized, Read};
 use super::body::ApiJson;
 use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
+use crate::chat::routing::triggers::Trigger;
 use crate::chat::trigger::TriggerSpec;
-use crate::chat::triggers::Trigger;
 use crate::timestamp::to_rfc3339;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -65,7 +65,7 @@ pub async fn create_trigger(
     state: web::Data<AppState>,
     body: ApiJson<TriggerSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let policy = state.engine.clients().policy();
+    let policy = state.clients.policy();
     let actor = auth.caller.actor();
     let trigger = state
         .gateway
@@ -95,7 +95,7 @@ pub async fn replace_trigger(
     id: web::Path<String>,
     body: ApiJson<TriggerSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let policy = state.engine.clients().policy();
+    let policy = state.clients.policy();
     let actor = auth.caller.actor();
     let trigger = state
         .gateway

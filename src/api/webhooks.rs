@@ -2,18 +2,18 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::auth::{Admin, Authorized, Read};
 use super::body::ApiJson;
 use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
-use crate::delivery::{self, preview};
+use crate::delivery::{
+    self,
+    preview::{Preview, PreviewInput},
+};
 use crate::incidents;
-use crate::model::samples::{sample_event, sample_type_for};
-use crate::model::{EncodedEvent, Event};
-use crate::outbound::display::LOGGED_BODY_BYTES;
-use crate::timestamp::{now_millis, to_rfc3339};
+use crate::timestamp::to_rfc3339;
 use crate::webhooks::{self, Webhook, WebhookSpec};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -73,7 +73,7 @@ pub async fn create_webhook(
     state: web::Data<AppState>,
     body: ApiJson<WebhookSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let policy = state.engine.clients().policy();
+    let policy = state.clients.policy();
     let webhook = webhooks::create(&state.store, policy, body.0, &auth.caller.actor()).await?;
     Ok(HttpResponse::Created().json(WebhookView::from(webhook)))
 }
@@ -98,7 +98,7 @@ pub async fn replace_webhook(
     id: web::Path<String>,
     body: ApiJson<WebhookSpec>,
 ) -> Result<HttpResponse, ApiError> {
-    let policy = state.engine.clients().policy();
+    let policy = state.clients.policy();
     let webhook =
         webhooks::replace(&state.store, policy, &id, body.0, &auth.caller.actor()).await?;
     Ok(HttpResponse::Ok().json(WebhookView::from(webhook)))
@@ -152,125 +152,48 @@ pub async fn replay_deliveries(
     Ok(HttpResponse::Accepted().json(json!({ "requeued": requeued })))
 }
 
-/// Which event to preview or test with: a given one, or a sample of the subscribed type.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PreviewRequest {
-    /// An event as webhooks receive it (`type` and `data` at least).
-    #[schema(value_type = Object)]
-    event: Option<Value>,
-    /// Use a sample event of the first type the webhook subscribes to.
-    #[serde(default)]
-    sample: bool,
-    /// An incident (id or number): the event is that incident as it is now, of the first
-    /// incident type the webhook subscribes to.
-    incident: Option<String>,
-}
-
-async fn preview_event(
+/// A webhook's request for the event `input` asks for. An incident it names is read here, as
+/// it is now: the preview itself sits below incidents.
+async fn preview_of(
     state: &AppState,
-    request: PreviewRequest,
-    webhook: &Webhook,
-) -> Result<EncodedEvent, ApiError> {
-    let event = match &request.incident {
-        Some(reference) => incident_event(state, reference, webhook).await?,
-        None => chosen_event(request, webhook)?,
+    webhook_id: &str,
+    input: PreviewInput,
+) -> Result<Preview, ApiError> {
+    let webhook = webhooks::get(&state.store, webhook_id).await?;
+    let incident = match &input.incident {
+        Some(reference) => Some(incidents::get(&state.store, reference).await?.to_value()),
+        None => None,
     };
-    EncodedEvent::encode(event).map_err(|error| ApiError::internal(&error))
+    Ok(Preview::build(
+        &webhook,
+        input,
+        incident,
+        &state.globals.current(),
+    )?)
 }
 
-async fn incident_event(
-    state: &AppState,
-    reference: &str,
-    webhook: &Webhook,
-) -> Result<Event, ApiError> {
-    let incident = incidents::get(&state.store, reference).await?;
-    let event_type = webhook
-        .spec
-        .events
-        .iter()
-        .map(|pattern| sample_type_for(pattern))
-        .find(|event_type| event_type.starts_with("incident."))
-        .unwrap_or("incident.created");
-    Ok(Event {
-        id: "evt_preview".into(),
-        event_type: event_type.to_owned(),
-        occurred_at: to_rfc3339(now_millis()),
-        subject: Some(incident.id.clone()),
-        data: incident.to_value(),
-        previous: None,
-        changes: None,
-    })
-}
-
-fn chosen_event(request: PreviewRequest, webhook: &Webhook) -> Result<Event, ApiError> {
-    match request.event {
-        Some(mut event) => {
-            let object = event
-                .as_object_mut()
-                .ok_or_else(|| ApiError::validation("event", "must be an object"))?;
-            object.entry("id").or_insert_with(|| json!("evt_preview"));
-            object
-                .entry("occurred_at")
-                .or_insert_with(|| json!(to_rfc3339(now_millis())));
-            object.entry("subject").or_insert(Value::Null);
-            object.entry("data").or_insert_with(|| json!({}));
-            serde_json::from_value(event).map_err(|error| ApiError::validation("event", error))
-        }
-        None if request.sample => {
-            let pattern = webhook.spec.events.first().map_or("*", String::as_str);
-            Ok(sample_event(sample_type_for(pattern)))
-        }
-        None => Err(ApiError::validation(
-            "event",
-            "send an `event`, or `\"sample\": true`",
-        )),
-    }
-}
-
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/preview", tag = "webhooks", request_body = PreviewRequest,
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/preview", tag = "webhooks", request_body = PreviewInput,
     security(("bearer" = [])), responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
 pub async fn preview_request(
     _auth: Authorized<Read>,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: ApiJson<PreviewRequest>,
+    body: ApiJson<PreviewInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let webhook = webhooks::get(&state.store, &id).await?;
-    let event = preview_event(&state, body.0, &webhook).await?;
-    let request = preview::build(&webhook, &event, &state.engine.globals())
-        .map_err(|error| ApiError::validation(error.field(), error))?;
-    Ok(HttpResponse::Ok().json(json!({ "request": request.to_json(usize::MAX) })))
+    let preview = preview_of(&state, &id, body.0).await?;
+    Ok(HttpResponse::Ok().json(json!({ "request": preview.to_json() })))
 }
 
-#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", request_body = PreviewRequest,
+#[utoipa::path(post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks", request_body = PreviewInput,
     security(("bearer" = [])), responses((status = 200, body = Object), (status = 422, body = ErrorBody)))]
 pub async fn test_request(
     _auth: Authorized<Admin>,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: ApiJson<PreviewRequest>,
+    body: ApiJson<PreviewInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let webhook = webhooks::get(&state.store, &id).await?;
-    let event = preview_event(&state, body.0, &webhook).await?;
-    let engine = &state.engine;
-    let result = preview::send_test(
-        engine.clients(),
-        engine.default_timeout_ms(),
-        &webhook,
-        &event,
-        &engine.globals(),
-    )
-    .await
-    .map_err(|error| ApiError::validation(error.field(), error))?;
-    let (response, error) = match &result.outcome {
-        Ok(response) => (response.to_json(LOGGED_BODY_BYTES), Value::Null),
-        Err(error) => (Value::Null, json!(error.to_string())),
-    };
-    Ok(HttpResponse::Ok().json(json!({
-        "request": result.request.to_json(LOGGED_BODY_BYTES),
-        "response": response,
-        "error": error,
-        "duration_ms": result.duration_ms,
-    })))
+    let preview = preview_of(&state, &id, body.0).await?;
+    let default_timeout_ms = state.config.outbound.default_timeout_ms;
+    let result = preview.send(&state.clients, default_timeout_ms).await;
+    Ok(HttpResponse::Ok().json(result.to_json()))
 }

@@ -13,11 +13,9 @@ use tokio::runtime::Handle;
 
 use serde::Serialize;
 
-use super::message::ChatMessage;
-use super::route::Route;
-use crate::delivery::DeliveryEngine;
-use crate::events;
-use crate::store::Store;
+use super::inbound::message::ChatMessage;
+use super::routing::route::Route;
+use crate::events::{self, Outbox};
 use crate::store::events::EventRow;
 
 const EVENT_TYPE: &str = "chat.triggered";
@@ -29,8 +27,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub const GATHER_FOR: Duration = Duration::from_millis(20);
 
 pub struct TriggeredEvents {
-    store: Store,
-    engine: DeliveryEngine,
+    outbox: Outbox,
     /// The writes run on the main runtime, which outlives the HTTP workers at a stop.
     runtime: Handle,
     gather_for: Duration,
@@ -42,10 +39,9 @@ pub struct TriggeredEvents {
 impl TriggeredEvents {
     /// Call on the main runtime: the writes will run there, each `gather_for` after the
     /// first event it stores.
-    pub fn new(store: Store, engine: DeliveryEngine, gather_for: Duration) -> Arc<Self> {
+    pub fn new(outbox: Outbox, gather_for: Duration) -> Arc<Self> {
         Arc::new(Self {
-            store,
-            engine,
+            outbox,
             gather_for,
             runtime: Handle::current(),
             waiting: Mutex::new(Vec::new()),
@@ -140,18 +136,9 @@ impl TriggeredEvents {
             if batch.is_empty() {
                 return;
             }
-            let (this, rows) = (Arc::clone(&self), Arc::clone(&batch));
-            let result = self
-                .store
-                .write(move |conn| events::emit_rows(conn, &this.engine, &rows))
-                .await;
-            match result {
-                Ok(started) => {
-                    for deliveries in started {
-                        self.engine.start(deliveries);
-                    }
-                    return;
-                }
+            let rows = Arc::clone(&batch);
+            match self.outbox.write(move |tx| tx.emit_rows(&rows)).await {
+                Ok(()) => return,
                 Err(error) => {
                     tracing::error!(%error, "could not store chat.triggered events; retrying");
                     let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
@@ -192,10 +179,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::config::{Config, DatabaseUrl};
-    use crate::outbound::{HttpClients, NetworkPolicy};
-    use crate::store::StoreError;
-    use crate::vars::{GlobalsSource, Vars};
+    use crate::events::testing::OutboxFixture;
+    use crate::store::{Store, StoreError};
 
     async fn stored(store: &Store) -> i64 {
         use diesel::prelude::*;
@@ -212,52 +197,38 @@ mod tests {
     }
 
     /// Events that gather for an hour: only a flush stores them.
-    async fn gathering() -> (tempfile::TempDir, Store, Arc<TriggeredEvents>) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(DatabaseUrl::Sqlite(dir.path().join("t.db")))
-            .await
-            .unwrap();
-        let vars = Arc::new(Vars::load(store.clone()).await.unwrap());
-        let clients = HttpClients::new(NetworkPolicy::default()).unwrap();
-        let registry = prometheus::Registry::new();
-        let globals = GlobalsSource::new([], vars);
-        let (engine, _runner) = DeliveryEngine::new(
-            store.clone(),
-            clients,
-            globals,
-            &Config::default(),
-            &registry,
-        )
-        .unwrap();
-        let events = TriggeredEvents::new(store.clone(), engine, Duration::from_secs(3600));
-        (dir, store, events)
+    async fn gathering() -> (OutboxFixture, Arc<TriggeredEvents>) {
+        let fixture = OutboxFixture::new().await;
+        let events = TriggeredEvents::new(fixture.outbox.clone(), Duration::from_secs(3600));
+        (fixture, events)
     }
 
     #[tokio::test]
     async fn queued_events_wait_for_their_window_and_a_flush_stores_them() {
-        let (_dir, store, events) = gathering().await;
+        let (fixture, events) = gathering().await;
+        let store = &fixture.store;
         events.record("trg_1", &json!({"trigger": "build"}));
         events.record("trg_1", &json!({"trigger": "build"}));
         tokio::time::sleep(Duration::from_millis(50)).await;
-        assert_eq!(stored(&store).await, 0, "still gathering");
+        assert_eq!(stored(store).await, 0, "still gathering");
 
         events.flush().await;
-        assert_eq!(stored(&store).await, 2);
+        assert_eq!(stored(store).await, 2);
     }
 
     /// More rows than SQLite binds in one statement (32,766 values, five a row), and a count
     /// that takes a chunk of every fixed size the insert uses.
     #[tokio::test]
     async fn a_batch_larger_than_one_insert_statement_is_stored_whole() {
-        let (_dir, store, triggered) = gathering().await;
+        let (fixture, _) = gathering().await;
         let rows: Vec<EventRow> = (0..7_001)
             .map(|n| events::encode_row(EVENT_TYPE, "trg_1", &json!({"n": n})).unwrap())
             .collect();
-        let engine = triggered.engine.clone();
-        store
-            .write(move |conn| events::emit_rows(conn, &engine, &rows))
+        fixture
+            .outbox
+            .write(move |tx| tx.emit_rows(&rows))
             .await
             .unwrap();
-        assert_eq!(stored(&store).await, 7_001);
+        assert_eq!(stored(&fixture.store).await, 7_001);
     }
 }

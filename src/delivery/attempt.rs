@@ -38,7 +38,6 @@ async fn act_on_answer(
     if !job.webhook.spec.incident_updates || !event.event_type.starts_with("incident.") {
         return None;
     }
-    let handler = shared.answers.get()?;
     let answer = Answer {
         delivery_id: job.delivery_id.clone(),
         incident_id: event.subject.clone()?,
@@ -48,7 +47,7 @@ async fn act_on_answer(
     let engine = DeliveryEngine {
         shared: Arc::clone(shared),
     };
-    handler.handle(&engine, answer).await
+    shared.answers.handle(&engine, answer).await
 }
 
 /// `None` when there is nothing to record: the claim was lost to another process, or the

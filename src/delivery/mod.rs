@@ -18,8 +18,8 @@ mod prune;
 pub mod render;
 pub mod retry;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -36,7 +36,6 @@ use crate::model::{EncodedEvent, Event};
 use crate::outbound::HttpClients;
 use crate::store::deliveries::{DeliveryRow, PENDING};
 use crate::store::{self, AnyConnection, Store, StoreError};
-use crate::templates::Globals;
 use crate::timestamp::now_millis;
 use crate::vars::GlobalsSource;
 use crate::webhooks::{Webhook, WebhookCache};
@@ -88,8 +87,8 @@ struct Shared {
     claimer_needs_room: AtomicBool,
     webhooks: WebhookCache,
     globals: GlobalsSource,
-    /// Set once at start when incidents are wired in.
-    answers: OnceLock<Arc<dyn AnswerHandler>>,
+    /// Acts on answers of webhooks with `incident_updates`.
+    answers: Arc<dyn AnswerHandler>,
     metrics: DeliveryMetrics,
     retention_days: u32,
 }
@@ -123,6 +122,7 @@ impl DeliveryEngine {
         store: Store,
         clients: HttpClients,
         globals: GlobalsSource,
+        answers: Arc<dyn AnswerHandler>,
         config: &Config,
         registry: &prometheus::Registry,
     ) -> Result<(Self, DeliveryRunner), prometheus::Error> {
@@ -145,7 +145,7 @@ impl DeliveryEngine {
             claimer_needs_room: AtomicBool::new(false),
             webhooks: WebhookCache::default(),
             globals,
-            answers: OnceLock::new(),
+            answers,
             metrics: DeliveryMetrics::new(registry)?,
             retention_days: config.retention.deliveries_days,
         });
@@ -153,24 +153,6 @@ impl DeliveryEngine {
             shared: Arc::clone(&shared),
         };
         Ok((Self { shared }, runner))
-    }
-
-    pub fn clients(&self) -> &HttpClients {
-        &self.shared.clients
-    }
-
-    pub fn default_timeout_ms(&self) -> u64 {
-        self.shared.default_timeout_ms
-    }
-
-    /// Who acts on answers of webhooks with `incident_updates`; set once, at start.
-    pub fn handle_answers_with(&self, handler: Arc<dyn AnswerHandler>) {
-        let _ = self.shared.answers.set(handler);
-    }
-
-    /// What templates read besides the event, as of now.
-    pub fn globals(&self) -> Globals {
-        self.shared.globals.current()
     }
 
     /// Inside the transaction that stores `event`: one delivery per subscribed webhook. When

@@ -1,20 +1,24 @@
 //! Events (SPEC §4.1): stored, then delivered to every webhook subscribed to their type, in the
-//! same transaction as whatever caused them.
+//! same transaction as whatever caused them, through the [`Outbox`].
+
+mod outbox;
+#[cfg(test)]
+pub mod testing;
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::delivery::{DeliveryEngine, NewDeliveries};
+pub use outbox::{Emitted, Outbox, Transaction};
+
 use crate::diff::diff;
 use crate::ids::new_id;
 use crate::model::event_types::is_postable;
 use crate::model::{EncodedEvent, Event};
 use crate::store::events::EventRow;
-use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
+use crate::store::{self, Page, PageRequest, Store, StoreError};
 use crate::timestamp::{now_millis, to_rfc3339};
 use crate::validation::Invalid;
-use crate::webhooks::Webhook;
 
 /// An event before it is stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +48,9 @@ pub struct PreparedEvent {
     row: EventRow,
 }
 
-/// Builds the event outside any transaction, so the writer only has to store it.
+/// Builds the event: its id, its time and the exact text webhooks will receive. Build it
+/// before the transaction when it is known beforehand (the writer then only stores it), and
+/// inside when it describes what the transaction itself changed (an incident's new state).
 pub fn prepare(new: NewEvent) -> Result<PreparedEvent, StoreError> {
     let occurred_at = now_millis();
     let event = EncodedEvent::encode(Event {
@@ -68,53 +74,6 @@ pub fn prepare(new: NewEvent) -> Result<PreparedEvent, StoreError> {
         event: Arc::new(event),
         row,
     })
-}
-
-/// Stores a prepared event and one delivery per subscribed webhook, in the caller's
-/// transaction. Pass the returned deliveries to [`DeliveryEngine::start`] once that
-/// transaction has committed.
-pub fn emit(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
-    prepared: PreparedEvent,
-) -> Result<(Arc<EncodedEvent>, NewDeliveries), StoreError> {
-    emit_also_to(conn, engine, prepared, None)
-}
-
-/// [`emit`], and also to the webhook `also` whatever it subscribes to (a forwarded incident
-/// goes to the webhook it is forwarded to). Each webhook gets the event once.
-pub fn emit_also_to(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
-    prepared: PreparedEvent,
-    also: Option<&str>,
-) -> Result<(Arc<EncodedEvent>, NewDeliveries), StoreError> {
-    store::events::insert(conn, &prepared.row)?;
-    let mut recipients = engine.subscribers(conn, &prepared.event.event)?;
-    if let Some(id) = also
-        && !recipients.iter().any(|webhook| webhook.id == id)
-    {
-        recipients.extend(engine.webhooks(conn, &[id.to_owned()])?);
-    }
-    let deliveries = engine.create_deliveries(conn, Arc::clone(&prepared.event), recipients)?;
-    Ok((prepared.event, deliveries))
-}
-
-/// Stores a prepared event with one delivery, to the webhook `id` alone whatever it
-/// subscribes to, due at `due` (at once when `None`). For posts the gateway makes itself.
-pub fn emit_to(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
-    prepared: PreparedEvent,
-    id: &str,
-    due: Option<i64>,
-) -> Result<NewDeliveries, StoreError> {
-    store::events::insert(conn, &prepared.row)?;
-    let recipients = engine.webhooks(conn, &[id.to_owned()])?;
-    match due {
-        Some(due) => engine.create_deliveries_due(conn, prepared.event, recipients, due),
-        None => engine.create_deliveries(conn, prepared.event, recipients),
-    }
 }
 
 /// An event stored in the form webhooks receive, serialised straight from `data` without a JSON
@@ -152,39 +111,6 @@ pub fn encode_row(
     })
 }
 
-/// Stores encoded events (none about an incident), many at once, and one delivery per webhook
-/// subscribed to each one's type, in the caller's transaction. The subscribers of a type are
-/// looked up once for all its events.
-pub fn emit_rows(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
-    rows: &[EventRow],
-) -> Result<Vec<NewDeliveries>, StoreError> {
-    store::events::insert_many(conn, rows)?;
-    let mut subscribers: Vec<(&str, Vec<Arc<Webhook>>)> = Vec::new();
-    let mut started = Vec::new();
-    for row in rows {
-        let known = subscribers
-            .iter()
-            .find(|(event_type, _)| *event_type == row.event_type);
-        let recipients = match known {
-            Some((_, recipients)) => recipients.clone(),
-            None => {
-                let recipients = engine.subscribers_to(conn, &row.event_type)?;
-                subscribers.push((&row.event_type, recipients.clone()));
-                recipients
-            }
-        };
-        if recipients.is_empty() {
-            continue;
-        }
-        let event = EncodedEvent::decode(row.payload.clone())
-            .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
-        started.push(engine.create_deliveries(conn, Arc::new(event), recipients)?);
-    }
-    Ok(started)
-}
-
 /// An event accepted through the API: stored with its deliveries.
 #[derive(Debug, Clone)]
 pub struct Published {
@@ -194,11 +120,7 @@ pub struct Published {
 
 /// The events API's way in: object events and custom `x.*` events. Returns once the event and
 /// its deliveries are committed.
-pub async fn publish(
-    store: &Store,
-    engine: &DeliveryEngine,
-    new: NewEvent,
-) -> Result<Published, EventError> {
+pub async fn publish(outbox: &Outbox, new: NewEvent) -> Result<Published, EventError> {
     if !is_postable(&new.event_type) {
         return Err(Invalid::new(
             "type",
@@ -217,15 +139,10 @@ pub async fn publish(
         return Err(Invalid::new("subject", "must be at most 200 characters").into());
     }
     let prepared = prepare(with_changes(new))?;
-    let in_transaction = engine.clone();
-    let (event, deliveries) = store
-        .write(move |conn| emit(conn, &in_transaction, prepared))
-        .await?;
-    let count = deliveries.count();
-    engine.start(deliveries);
+    let emitted = outbox.write(move |tx| tx.emit(prepared)).await?;
     Ok(Published {
-        event,
-        deliveries: count,
+        event: emitted.event,
+        deliveries: emitted.deliveries,
     })
 }
 

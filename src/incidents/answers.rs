@@ -1,6 +1,10 @@
 //! Patches carried by webhook answers (SPEC §4.4): a webhook with `incident_updates` that
 //! answers an incident event with All Quiet's `operations` patches that incident — once per
 //! delivery, however often the delivery is retried or the answer repeated.
+//!
+//! The one file of incidents that knows the delivery engine: it implements the engine's
+//! [`AnswerHandler`] seam, and writes the patch through an [`Outbox`] on the engine it is
+//! handed.
 
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -8,6 +12,7 @@ use serde_json::{Value, json};
 use super::patch::{self, Operations, Patch};
 use super::{Incident, IncidentError, find};
 use crate::delivery::{Answer, AnswerHandler, DeliveryEngine};
+use crate::events::Outbox;
 use crate::store::{self, Store};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
@@ -35,7 +40,10 @@ impl AnswerHandler for AnswerPatches {
                 .map_err(|error| Invalid::new("operations", error.to_string()))
                 .and_then(Operations::check);
             let outcome = match checked {
-                Ok(patch) => patch_once(&self.store, engine, &answer, patch).await,
+                Ok(patch) => {
+                    let outbox = Outbox::new(self.store.clone(), engine.clone());
+                    patch_once(&outbox, answer, patch).await
+                }
                 Err(invalid) => Err(invalid.into()),
             };
             Some(match outcome {
@@ -54,31 +62,21 @@ impl AnswerHandler for AnswerPatches {
 /// Applies the patch and marks the delivery's answer as applied, in one transaction; `None`
 /// if an earlier answer to the same delivery was applied already.
 async fn patch_once(
-    store: &Store,
-    engine: &DeliveryEngine,
-    answer: &Answer,
+    outbox: &Outbox,
+    answer: Answer,
     patch: Patch,
 ) -> Result<Option<Incident>, IncidentError> {
-    let (answer, engine_tx) = (answer.clone(), engine.clone());
-    let patched = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
+    outbox
+        .write_retrying(move |tx| {
+            store::incidents::lock_for_changes(tx)?;
             let now = now_millis();
-            let row = find(conn, &answer.incident_id)?
+            let row = find(tx, &answer.incident_id)?
                 .ok_or_else(|| IncidentError::NotFound(answer.incident_id.clone()))?;
-            if !store::incidents::mark_answer_applied(conn, &answer.delivery_id, &row.id, now)? {
+            if !store::incidents::mark_answer_applied(tx, &answer.delivery_id, &row.id, now)? {
                 return Ok(None);
             }
             let actor = format!("webhook:{}", answer.webhook_name);
-            Ok::<_, IncidentError>(Some(patch::apply(
-                conn, &engine_tx, row, &patch, &actor, now,
-            )?))
+            Ok::<_, IncidentError>(Some(patch::apply(tx, row, &patch, &actor, now)?))
         })
-        .await?;
-    Ok(patched.map(|patched| {
-        for deliveries in patched.deliveries {
-            engine.start(deliveries);
-        }
-        patched.incident
-    }))
+        .await
 }

@@ -4,9 +4,8 @@
 use serde_json::{Value, json};
 
 use super::model::Incident;
-use crate::delivery::{DeliveryEngine, NewDeliveries};
 use crate::diff::{Change, diff};
-use crate::events::{self, NewEvent};
+use crate::events::{self, NewEvent, Transaction};
 use crate::ids::new_id;
 use crate::store::incidents::{IncidentRow, TimelineRow};
 use crate::store::{self, AnyConnection, StoreError};
@@ -20,13 +19,6 @@ pub struct Entry<'a> {
     pub message: &'a str,
     pub actor: &'a str,
     pub at: i64,
-}
-
-/// The outcome of a change: the incident as it is now, and the deliveries to start once the
-/// transaction commits.
-pub struct Applied {
-    pub incident: Incident,
-    pub deliveries: NewDeliveries,
 }
 
 /// The fields a change is measured on (not `updated_at`, which every change moves).
@@ -45,51 +37,48 @@ fn tracked(row: &IncidentRow) -> Value {
 
 /// Stores a new incident: its `created` entry and an `incident.created` event.
 pub fn open(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     row: IncidentRow,
     entry: &Entry<'_>,
-) -> Result<Applied, StoreError> {
-    store::incidents::insert(conn, &row)?;
+) -> Result<Incident, StoreError> {
+    store::incidents::insert(tx, &row)?;
     let announce = Announce {
         event_type: "incident.created",
         also_to: None,
     };
-    record(conn, engine, &row, None, Vec::new(), entry, announce)
+    record(tx, &row, None, Vec::new(), entry, announce)
 }
 
 /// Stores `updated` in place of `current`, with an entry naming the changed fields and the
 /// event `event_type` carrying the incident, its previous state and the changes.
 pub fn update(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     current: &IncidentRow,
     updated: IncidentRow,
     entry: &Entry<'_>,
     event_type: &str,
-) -> Result<Applied, StoreError> {
+) -> Result<Incident, StoreError> {
     let announce = Announce {
         event_type,
         also_to: None,
     };
-    replace(conn, engine, current, updated, entry, announce)
+    replace(tx, current, updated, entry, announce)
 }
 
 /// [`update`] announcing `incident.forwarded`, which also goes to `webhook_id` whatever it
 /// subscribes to.
 pub fn forward(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     current: &IncidentRow,
     updated: IncidentRow,
     entry: &Entry<'_>,
     webhook_id: &str,
-) -> Result<Applied, StoreError> {
+) -> Result<Incident, StoreError> {
     let announce = Announce {
         event_type: "incident.forwarded",
         also_to: Some(webhook_id),
     };
-    replace(conn, engine, current, updated, entry, announce)
+    replace(tx, current, updated, entry, announce)
 }
 
 /// The event a change emits, and a webhook it goes to besides the subscribers.
@@ -99,39 +88,29 @@ struct Announce<'a> {
 }
 
 fn replace(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     current: &IncidentRow,
     updated: IncidentRow,
     entry: &Entry<'_>,
     announce: Announce<'_>,
-) -> Result<Applied, StoreError> {
+) -> Result<Incident, StoreError> {
     let changes = diff(&tracked(current), &tracked(&updated));
-    store::incidents::update(conn, &updated)?;
-    record(
-        conn,
-        engine,
-        &updated,
-        Some(current),
-        changes,
-        entry,
-        announce,
-    )
+    store::incidents::update(tx, &updated)?;
+    record(tx, &updated, Some(current), changes, entry, announce)
 }
 
 fn record(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     row: &IncidentRow,
     previous: Option<&IncidentRow>,
     changes: Vec<Change>,
     entry: &Entry<'_>,
     announce: Announce<'_>,
-) -> Result<Applied, StoreError> {
+) -> Result<Incident, StoreError> {
     let changes_json =
         serde_json::to_string(&changes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     store::incidents::insert_entry(
-        conn,
+        tx,
         &TimelineRow {
             id: new_id("tle"),
             incident_id: row.id.clone(),
@@ -145,9 +124,9 @@ fn record(
     // An incident forwarded goes out whole; other events carry the latest entries, so an
     // incident with thousands of occurrences does not make every event carry thousands.
     let incident = if announce.also_to.is_some() {
-        load_with_timeline(conn, row)?
+        load_with_timeline(tx, row)?
     } else {
-        let recent = store::incidents::recent_timeline(conn, &row.id, RECENT_ENTRIES)?;
+        let recent = store::incidents::recent_timeline(tx, &row.id, RECENT_ENTRIES)?;
         Incident::from_rows(row, &recent)?
     };
     let previous = match previous {
@@ -161,11 +140,8 @@ fn record(
         previous,
         changes: (!changes.is_empty()).then(|| serde_json::to_value(&changes).unwrap_or_default()),
     })?;
-    let (_, deliveries) = events::emit_also_to(conn, engine, prepared, announce.also_to)?;
-    Ok(Applied {
-        incident,
-        deliveries,
-    })
+    tx.emit_also_to(prepared, announce.also_to)?;
+    Ok(incident)
 }
 
 pub fn load_with_timeline(

@@ -9,9 +9,9 @@ use super::model::Incident;
 use super::patch::{Operations, PatchInput, patch};
 use super::{IncidentError, NewIncident, create, get, list};
 use crate::chat::incidents::IncidentDesk;
-use crate::delivery::DeliveryEngine;
+use crate::events::Outbox;
+use crate::store::PageRequest;
 use crate::store::incidents::IncidentFilter;
-use crate::store::{PageRequest, Store};
 
 /// At most this many incidents are listed in one post.
 const LISTED: i64 = 20;
@@ -28,13 +28,12 @@ pub const HELP: &str = "Incident commands:\n\
     `help` — this list";
 
 pub struct IncidentCommands {
-    store: Store,
-    engine: DeliveryEngine,
+    outbox: Outbox,
 }
 
 impl IncidentCommands {
-    pub fn new(store: Store, engine: DeliveryEngine) -> Self {
-        Self { store, engine }
+    pub fn new(outbox: Outbox) -> Self {
+        Self { outbox }
     }
 
     async fn apply(
@@ -43,14 +42,7 @@ impl IncidentCommands {
         operations: Operations,
         actor: &str,
     ) -> Result<Incident, IncidentError> {
-        patch(
-            &self.store,
-            &self.engine,
-            reference,
-            PatchInput { operations },
-            actor,
-        )
-        .await
+        patch(&self.outbox, reference, PatchInput { operations }, actor).await
     }
 
     async fn intent(
@@ -74,7 +66,12 @@ impl IncidentCommands {
                 status: Some(status.into()),
                 ..IncidentFilter::default()
             };
-            let page = list(&self.store, filter, PageRequest::new(Some(LISTED), None)).await?;
+            let page = list(
+                self.outbox.store(),
+                filter,
+                PageRequest::new(Some(LISTED), None),
+            )
+            .await?;
             found.extend(page.items);
         }
         found.sort_by_key(|incident| std::cmp::Reverse(incident.number));
@@ -92,7 +89,7 @@ impl IncidentCommands {
             ("" | "help", _) => HELP.to_owned(),
             ("list", _) => listing(&self.unresolved().await?),
             (_, "") if verb != "open" => format!("`{verb}` needs an incident number.\n\n{HELP}"),
-            ("show", number) => shown(&get(&self.store, number).await?),
+            ("show", number) => shown(&get(self.outbox.store(), number).await?),
             ("ack" | "acknowledge", number) => {
                 let incident = self.intent(number, "Acknowledged", message, actor).await?;
                 format!("Acknowledged {}", headline(&incident))
@@ -115,7 +112,7 @@ impl IncidentCommands {
                     dedup_key: None,
                     attributes: None,
                 };
-                let incident = create(&self.store, &self.engine, input, actor).await?;
+                let incident = create(&self.outbox, input, actor).await?;
                 format!("Opened {}", headline(&incident))
             }
             _ => format!("I don't know `{verb}`.\n\n{HELP}"),

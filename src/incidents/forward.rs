@@ -1,10 +1,10 @@
 //! Forwarding an incident to a webhook (`POST /api/v1/incidents/{id}/forward`, SPEC §6.2).
 
 use super::changes::{self, Entry};
-use super::{Incident, IncidentError, answered, find};
-use crate::delivery::DeliveryEngine;
+use super::{Incident, IncidentError, find, get};
+use crate::events::Outbox;
 use crate::store::incidents::IncidentRow;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
@@ -12,22 +12,20 @@ use crate::validation::Invalid;
 /// `incident.forwarded` (the incident with its timeline) goes to that webhook whatever its
 /// subscriptions — and from then on to its `after_forwarding` deliveries.
 pub async fn forward(
-    store: &Store,
-    engine: &DeliveryEngine,
+    outbox: &Outbox,
     reference: &str,
     webhook_id: &str,
     actor: &str,
 ) -> Result<Incident, IncidentError> {
     let (reference, webhook_id) = (reference.to_owned(), webhook_id.to_owned());
-    let (actor, engine_tx) = (actor.to_owned(), engine.clone());
-    let applied = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
-            let row = find(conn, &reference)?
-                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
-            let webhook = engine_tx
-                .webhooks(conn, std::slice::from_ref(&webhook_id))?
-                .pop()
+    let actor = actor.to_owned();
+    let forwarded = outbox
+        .write_retrying(move |tx| {
+            store::incidents::lock_for_changes(tx)?;
+            let row =
+                find(tx, &reference)?.ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+            let webhook = tx
+                .webhook(&webhook_id)?
                 .ok_or_else(|| Invalid::new("webhook", format!("no webhook `{webhook_id}`")))?;
             let mut forwarded_to: Vec<String> = serde_json::from_str(&row.forwarded_to)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -48,15 +46,8 @@ pub async fn forward(
                 actor: &actor,
                 at: now,
             };
-            Ok::<_, IncidentError>(changes::forward(
-                conn,
-                &engine_tx,
-                &row,
-                updated,
-                &entry,
-                &webhook.id,
-            )?)
+            Ok::<_, IncidentError>(changes::forward(tx, &row, updated, &entry, &webhook.id)?)
         })
         .await?;
-    answered(store, engine, &applied.incident.id, [applied.deliveries]).await
+    get(outbox.store(), &forwarded.id).await
 }

@@ -5,13 +5,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::IncidentError;
-use super::changes::{self, Applied, Entry};
+use super::changes::{self, Entry};
 use super::lifecycle::{Intent, Transition, attributes_json, parse_attributes, transition, upsert};
 use super::model::{Attribute, Incident, parse_severity};
-use crate::delivery::DeliveryEngine;
+use crate::events::{Outbox, Transaction};
 use crate::ids::new_id;
 use crate::store::incidents::IncidentRow;
-use crate::store::{self, AnyConnection, Store, StoreError};
+use crate::store::{self, Store, StoreError};
 use crate::templates::value_text;
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
@@ -171,16 +171,15 @@ impl Opening {
 /// Opens an incident directly (`POST /api/v1/incidents`). A dedup key already owned by an
 /// unresolved incident is a conflict.
 pub async fn create(
-    store: &Store,
-    engine: &DeliveryEngine,
+    outbox: &Outbox,
     input: NewIncident,
     actor: &str,
 ) -> Result<Incident, IncidentError> {
     let opening = Opening::checked(input)?;
-    let (engine_tx, actor) = (engine.clone(), actor.to_owned());
-    let applied = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
+    let actor = actor.to_owned();
+    let incident = outbox
+        .write_retrying(move |tx| {
+            store::incidents::lock_for_changes(tx)?;
             let now = now_millis();
             let entry = Entry {
                 intent: "created",
@@ -188,7 +187,7 @@ pub async fn create(
                 actor: &actor,
                 at: now,
             };
-            match open_numbered(conn, &engine_tx, opening.row(now)?, &entry) {
+            match open_numbered(tx, opening.row(now)?, &entry) {
                 Err(error) if error.is_unique_violation() => Err(IncidentError::DedupKeyTaken(
                     opening.dedup_key.clone().unwrap_or_default(),
                 )),
@@ -196,32 +195,25 @@ pub async fn create(
             }
         })
         .await?;
-    super::answered(store, engine, &applied.incident.id, [applied.deliveries]).await
+    super::get(outbox.store(), &incident.id).await
 }
 
 /// Takes the next number and inserts, in a savepoint: if the dedup key turns out to be taken
 /// (another transaction committed first), nothing of this attempt remains, the number included.
 fn open_numbered(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     mut row: IncidentRow,
     entry: &Entry<'_>,
-) -> Result<Applied, StoreError> {
-    diesel::Connection::transaction(conn, |conn| {
-        row.number = store::incidents::next_number(conn)?;
-        changes::open(conn, engine, row, entry)
+) -> Result<Incident, StoreError> {
+    tx.savepoint(|tx| {
+        row.number = store::incidents::next_number(tx)?;
+        changes::open(tx, row, entry)
     })
-}
-
-fn started(engine: &DeliveryEngine, applied: Applied) -> Incident {
-    engine.start(applied.deliveries);
-    applied.incident
 }
 
 /// Applies an alert; returns what it did and the incident.
 pub async fn alert(
-    store: &Store,
-    engine: &DeliveryEngine,
+    outbox: &Outbox,
     input: AlertInput,
     actor: &str,
 ) -> Result<(AlertResult, Incident), IncidentError> {
@@ -238,13 +230,13 @@ pub async fn alert(
         _ => None,
     };
     let message = input.message.unwrap_or_default();
-    let (engine_tx, actor) = (engine.clone(), actor.to_owned());
+    let actor = actor.to_owned();
     let action = input.action;
-    let (result, applied) = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
+    let (result, changed) = outbox
+        .write_retrying(move |tx| {
+            store::incidents::lock_for_changes(tx)?;
             let now = now_millis();
-            let current = store::incidents::find_unresolved(conn, &key)?;
+            let current = store::incidents::find_unresolved(tx, &key)?;
             let entry = |intent| Entry {
                 intent,
                 message: &message,
@@ -253,56 +245,46 @@ pub async fn alert(
             };
             match (action, current, opening.as_ref()) {
                 (AlertAction::Trigger, Some(current), Some(opening)) => {
-                    occurrence(conn, &engine_tx, &current, opening, &entry("occurrence"))
+                    occurrence(tx, &current, opening, &entry("occurrence"))
                 }
                 (AlertAction::Trigger, None, Some(opening)) => {
                     let created = Entry {
                         message: &opening.description,
                         ..entry("created")
                     };
-                    match open_numbered(conn, &engine_tx, opening.row(now)?, &created) {
-                        Ok(applied) => Ok((AlertResult::Opened, Some(applied))),
+                    match open_numbered(tx, opening.row(now)?, &created) {
+                        Ok(incident) => Ok((AlertResult::Opened, Some(incident))),
                         // Another transaction opened it first: this trigger is an occurrence.
                         Err(error) if error.is_unique_violation() => {
-                            let current = store::incidents::find_unresolved(conn, &key)?
+                            let current = store::incidents::find_unresolved(tx, &key)?
                                 .ok_or(IncidentError::NoOpenIncident(key.clone()))?;
-                            occurrence(conn, &engine_tx, &current, opening, &entry("occurrence"))
+                            occurrence(tx, &current, opening, &entry("occurrence"))
                         }
                         Err(error) => Err(error.into()),
                     }
                 }
                 (_, None, _) => Err(IncidentError::NoOpenIncident(key.clone())),
-                (AlertAction::Acknowledge, Some(current), _) => act(
-                    conn,
-                    &engine_tx,
-                    &current,
-                    Intent::Acknowledged,
-                    &entry("acknowledged"),
-                ),
-                (_, Some(current), _) => act(
-                    conn,
-                    &engine_tx,
-                    &current,
-                    Intent::Resolved,
-                    &entry("resolved"),
-                ),
+                (AlertAction::Acknowledge, Some(current), _) => {
+                    act(tx, &current, Intent::Acknowledged, &entry("acknowledged"))
+                }
+                (_, Some(current), _) => act(tx, &current, Intent::Resolved, &entry("resolved")),
             }
         })
         .await?;
     // Alerts come from machines, many a second: the answer carries the incident as its event
     // does (the latest timeline entries), without reading it again.
-    let incident = match applied {
-        Some(applied) => started(engine, applied),
-        None => unresolved(store, &input.dedup_key).await?,
+    let incident = match changed {
+        Some(incident) => incident,
+        None => unresolved(outbox.store(), &input.dedup_key).await?,
     };
     Ok((result, incident))
 }
 
-type Outcome = Result<(AlertResult, Option<Applied>), IncidentError>;
+/// What an alert did, and the incident as it changed (`None` when it did not change).
+type Outcome = Result<(AlertResult, Option<Incident>), IncidentError>;
 
 fn occurrence(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     current: &IncidentRow,
     alert: &Opening,
     entry: &Entry<'_>,
@@ -315,15 +297,14 @@ fn occurrence(
         updated_at: entry.at,
         ..current.clone()
     };
-    let applied = changes::update(conn, engine, current, updated, entry, "incident.updated")?;
-    Ok((AlertResult::Occurrence, Some(applied)))
+    let incident = changes::update(tx, current, updated, entry, "incident.updated")?;
+    Ok((AlertResult::Occurrence, Some(incident)))
 }
 
 /// Acknowledges or resolves the incident; acknowledging it again changes nothing and announces
 /// nothing.
 fn act(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     current: &IncidentRow,
     intent: Intent,
     entry: &Entry<'_>,
@@ -335,8 +316,8 @@ fn act(
     let Some(Transition { updated, event, .. }) = transition(intent, current, entry.at) else {
         return Ok((result, None));
     };
-    let applied = changes::update(conn, engine, current, updated, entry, event)?;
-    Ok((result, Some(applied)))
+    let incident = changes::update(tx, current, updated, entry, event)?;
+    Ok((result, Some(incident)))
 }
 
 /// The incident an unchanged acknowledgement concerns.

@@ -21,7 +21,6 @@ pub use patch::{Operations, Patch, PatchError, PatchInput, patch};
 
 use std::collections::HashMap;
 
-use crate::delivery::{DeliveryEngine, NewDeliveries};
 use crate::model::incident_fields::STATUSES;
 use crate::store::incidents::{IncidentFilter, IncidentRow};
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError, Transient};
@@ -47,7 +46,9 @@ impl Transient for IncidentError {
     }
 }
 
-/// An incident by id (`inc_…`) or by number.
+/// An incident by id (`inc_…`) or by number, with its whole timeline. After a change this
+/// answers the API (the change's event carries only the latest entries); it reads on the pool,
+/// not in the writer.
 pub async fn get(store: &Store, reference: &str) -> Result<Incident, IncidentError> {
     let reference = reference.to_owned();
     store
@@ -67,21 +68,6 @@ impl From<PatchError> for IncidentError {
             PatchError::Store(store) => store.into(),
         }
     }
-}
-
-/// Starts a change's deliveries, now that it is committed, and reads the incident whole for
-/// the API's answer (its event carries only the latest timeline entries). Read on the pool,
-/// not in the writer.
-async fn answered(
-    store: &Store,
-    engine: &DeliveryEngine,
-    incident_id: &str,
-    deliveries: impl IntoIterator<Item = NewDeliveries>,
-) -> Result<Incident, IncidentError> {
-    for new in deliveries {
-        engine.start(new);
-    }
-    get(store, incident_id).await
 }
 
 /// An incident row by id (`inc_…`) or by number.

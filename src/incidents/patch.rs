@@ -4,13 +4,13 @@
 
 use serde::Deserialize;
 
-use super::changes::{self, Applied, Entry};
+use super::changes::{self, Entry};
 use super::lifecycle::{Intent, Transition, attributes_json, parse_attributes, transition, upsert};
 use super::model::{Attribute, Incident, parse_severity};
-use super::{IncidentError, answered, find};
-use crate::delivery::{DeliveryEngine, NewDeliveries};
+use super::{IncidentError, find, get};
+use crate::events::{Outbox, Transaction};
 use crate::store::incidents::IncidentRow;
-use crate::store::{self, AnyConnection, Store, StoreError};
+use crate::store::{self, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
@@ -135,36 +135,22 @@ impl Operations {
 /// Applies a patch (`PATCH /api/v1/incidents/{id}`): all of it, or nothing when any operation
 /// is invalid.
 pub async fn patch(
-    store: &Store,
-    engine: &DeliveryEngine,
+    outbox: &Outbox,
     reference: &str,
     input: PatchInput,
     actor: &str,
 ) -> Result<Incident, IncidentError> {
     let checked = input.operations.check()?;
-    let (reference, actor, engine_tx) = (reference.to_owned(), actor.to_owned(), engine.clone());
-    let patched = store
-        .write_retrying(move |conn| {
-            store::incidents::lock_for_changes(conn)?;
-            let row = find(conn, &reference)?
-                .ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
-            Ok::<_, IncidentError>(apply(
-                conn,
-                &engine_tx,
-                row,
-                &checked,
-                &actor,
-                now_millis(),
-            )?)
+    let (reference, actor) = (reference.to_owned(), actor.to_owned());
+    let patched = outbox
+        .write_retrying(move |tx| {
+            store::incidents::lock_for_changes(tx)?;
+            let row =
+                find(tx, &reference)?.ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+            Ok::<_, IncidentError>(apply(tx, row, &checked, &actor, now_millis())?)
         })
         .await?;
-    answered(store, engine, &patched.incident.id, patched.deliveries).await
-}
-
-/// What applying a patch did: the incident as it ends up, and the deliveries of its events.
-pub struct Patched {
-    pub incident: Incident,
-    pub deliveries: Vec<NewDeliveries>,
+    get(outbox.store(), &patched.id).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,22 +162,20 @@ pub enum PatchError {
 }
 
 /// Applies `patch` to `current`: attributes, then severity, then the intent, each as its own
-/// timeline entry and event. The caller's transaction makes it all or nothing.
+/// timeline entry and event. The caller's transaction makes it all or nothing; returns the
+/// incident as it ends up.
 pub fn apply(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     current: IncidentRow,
     patch: &Patch,
     actor: &str,
     now: i64,
-) -> Result<Patched, PatchError> {
+) -> Result<Incident, PatchError> {
     let mut steps = Steps {
-        conn,
-        engine,
+        tx,
         actor,
         now,
         row: current,
-        deliveries: Vec::new(),
         last: None,
     };
     if let Some(updated) = with_attributes(&steps.row, patch, now)? {
@@ -251,17 +235,15 @@ fn with_attributes(
 }
 
 /// The changes of one patch so far, each stored as it is taken.
-struct Steps<'a> {
-    conn: &'a mut AnyConnection,
-    engine: &'a DeliveryEngine,
+struct Steps<'a, 'tx> {
+    tx: &'a mut Transaction<'tx>,
     actor: &'a str,
     now: i64,
     row: IncidentRow,
-    deliveries: Vec<NewDeliveries>,
     last: Option<Incident>,
 }
 
-impl Steps<'_> {
+impl Steps<'_, '_> {
     fn take(
         &mut self,
         updated: IncidentRow,
@@ -275,31 +257,16 @@ impl Steps<'_> {
             actor: self.actor,
             at: self.now,
         };
-        let Applied {
-            incident,
-            deliveries,
-        } = changes::update(
-            self.conn,
-            self.engine,
-            &self.row,
-            updated.clone(),
-            &entry,
-            event,
-        )?;
-        self.deliveries.push(deliveries);
+        let incident = changes::update(self.tx, &self.row, updated.clone(), &entry, event)?;
         self.last = Some(incident);
         self.row = updated;
         Ok(())
     }
 
-    fn finish(self) -> Result<Patched, PatchError> {
-        let incident = match self.last {
+    fn finish(self) -> Result<Incident, PatchError> {
+        Ok(match self.last {
             Some(incident) => incident,
-            None => changes::load_with_timeline(self.conn, &self.row)?,
-        };
-        Ok(Patched {
-            incident,
-            deliveries: self.deliveries,
+            None => changes::load_with_timeline(self.tx, &self.row)?,
         })
     }
 }

@@ -9,7 +9,7 @@ mod triggers;
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use switchyard::chat::wire::encode_form;
+use switchyard::chat::inbound::wire::encode_form;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -6,9 +6,9 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
-use super::message::{ChatMessage, Encoding, Platform};
-use super::trigger::Kind;
-use super::wire::{encode_form, go_json_string};
+use crate::chat::inbound::message::{ChatMessage, Encoding, Platform};
+use crate::chat::inbound::wire::{encode_form, go_json_string};
+use crate::chat::trigger::Kind;
 
 /// The fields of Mattermost's outgoing-webhook payload, in its struct's order (the JSON order).
 const OUTGOING_FIELDS: [&str; 12] = [

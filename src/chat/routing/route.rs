@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use url::Url;
 
-use super::message::ChatMessage;
-use super::trigger::{Kind, ServiceFormat, ServiceSpec, TriggerSpec, TriggerWhen};
+use crate::chat::inbound::message::ChatMessage;
+use crate::chat::trigger::{Kind, ServiceFormat, ServiceSpec, TriggerSpec, TriggerWhen};
 use crate::templates::{CompiledTemplate, OutputKind};
 use crate::validation::Invalid;
 use crate::webhooks::{body_kind, compile_template};

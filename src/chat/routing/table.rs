@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
-use super::auth::token_digest;
-use super::message::ChatMessage;
 use super::route::{Route, fold};
-use super::trigger::{Kind, TriggerWhen};
+use crate::chat::inbound::auth::token_digest;
+use crate::chat::inbound::message::ChatMessage;
+use crate::chat::trigger::{Kind, TriggerWhen};
 
 /// A route's index in the table, and the position of the matched word in its list.
 #[derive(Debug, Clone, Copy)]
@@ -260,7 +260,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::chat::message::Encoding;
+    use crate::chat::inbound::message::Encoding;
     use crate::chat::trigger::TriggerSpec;
 
     fn route(id: &str, extra: Value) -> Arc<Route> {

@@ -6,12 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::answer::{self, Answer, Read};
-use super::incidents::IncidentDesk;
 use super::payload::Forwarded;
-use super::reply::Outcome;
-use super::route::{Route, Service, Target};
-use super::trigger::{Kind, ServiceFormat};
+use crate::chat::incidents::IncidentDesk;
+use crate::chat::replies::answer::{self, Answer, Read};
+use crate::chat::replies::reply::Outcome;
+use crate::chat::routing::route::{Route, Service, Target};
+use crate::chat::trigger::{Kind, ServiceFormat};
 use crate::outbound::{Body, HttpClients, OutboundResponse, RequestSpec, SendError};
 use crate::templates::{Globals, OutputKind};
 
@@ -21,7 +21,7 @@ pub struct Caller<'a> {
     pub clients: &'a HttpClients,
     pub default_timeout_ms: u64,
     pub globals: &'a Globals,
-    pub incidents: Option<&'a dyn IncidentDesk>,
+    pub incidents: &'a dyn IncidentDesk,
 }
 
 /// One chat request on its way to a trigger's services.
@@ -77,12 +77,9 @@ pub async fn call(caller: Caller<'_>, request: Request<'_>, service: &Service) -
 
 /// The built-in incident commands answer with a text post.
 async fn builtin(caller: Caller<'_>, request: Request<'_>) -> Result<Option<Answer>, String> {
-    let desk = caller
-        .incidents
-        .ok_or("the incident commands are not available")?;
     let message = request.forwarded.message;
     let actor = format!("chat:{}", message.field("user_name"));
-    let text = desk.command(message.args(), &actor).await;
+    let text = caller.incidents.command(message.args(), &actor).await;
     Ok(Some(Answer::text(text)))
 }
 
@@ -98,13 +95,15 @@ pub async fn apply_patch(
     else {
         return Outcome::Answered(Box::new(answer));
     };
-    let refusal = match (route.spec.incident_updates, caller.incidents) {
-        (false, _) => None,
-        (true, None) => Some("incident updates are not available".to_owned()),
-        (true, Some(desk)) => {
-            let actor = format!("trigger:{}", route.spec.name);
-            desk.patch(&reference, operations, &actor).await.err()
-        }
+    let refusal = if route.spec.incident_updates {
+        let actor = format!("trigger:{}", route.spec.name);
+        caller
+            .incidents
+            .patch(&reference, operations, &actor)
+            .await
+            .err()
+    } else {
+        None
     };
     let Some(reason) = refusal else {
         return Outcome::Answered(Box::new(answer));

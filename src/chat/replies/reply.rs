@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::answer::{self, Answer, Post, Read};
-use super::trigger::{Kind, OnError, ReplySpec};
+use crate::chat::trigger::{Kind, OnError, ReplySpec};
 use crate::templates::text::truncate;
 
 /// Marks text cut at `chat.max_post_chars`.
@@ -202,7 +202,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::chat::answer::from_value;
+    use crate::chat::replies::answer::from_value;
 
     fn answered(value: Value) -> Outcome {
         match from_value(value) {

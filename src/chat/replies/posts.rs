@@ -10,13 +10,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::answer::Post;
-use super::message::{ChatMessage, Platform};
-use super::route::Route;
-use super::trigger::{Kind, PostFormat};
-use crate::delivery::{DeliveryEngine, NewDeliveries};
-use crate::events::{self, NewEvent};
+use crate::chat::inbound::message::{ChatMessage, Platform};
+use crate::chat::routing::route::Route;
+use crate::chat::trigger::{Kind, PostFormat};
+use crate::events::{self, NewEvent, Transaction};
 use crate::outbound::Endpoint;
-use crate::store::{AnyConnection, StoreError};
+use crate::store::StoreError;
 use crate::templates::slack_markup::slack_to_markdown;
 use crate::templates::text::truncate;
 use crate::timestamp::now_millis;
@@ -292,16 +291,14 @@ fn teams_text(reply: &Post) -> String {
 }
 
 /// Stores each post as a `chat.reply` event with its delivery, in order and spaced out, in
-/// the caller's transaction. Start the returned deliveries once it has committed.
+/// the caller's transaction.
 pub fn store_posts(
-    conn: &mut AnyConnection,
-    engine: &DeliveryEngine,
+    tx: &mut Transaction<'_>,
     conversation: &Conversation,
     trigger: &str,
     posts: &[Post],
-) -> Result<Vec<NewDeliveries>, StoreError> {
+) -> Result<(), StoreError> {
     let now = now_millis();
-    let mut created = Vec::with_capacity(posts.len());
     for (index, post) in posts.iter().enumerate() {
         let prepared = events::prepare(NewEvent {
             event_type: REPLY_EVENT.into(),
@@ -317,15 +314,9 @@ pub fn store_posts(
         })?;
         let offset = i64::try_from(index).unwrap_or(i64::MAX);
         let due = (index > 0).then(|| now + offset * POST_SPACING_MS);
-        created.push(events::emit_to(
-            conn,
-            engine,
-            prepared,
-            REPLIES_WEBHOOK,
-            due,
-        )?);
+        tx.emit_to(prepared, REPLIES_WEBHOOK, due)?;
     }
-    Ok(created)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::trigger::Kind;
+use crate::chat::trigger::Kind;
 
 /// What a post says, in the fields Mattermost's answers and command responses share (which
 /// Slack reads too): a service's answer, and the reply made of answers. Serialised as the chat

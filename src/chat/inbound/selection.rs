@@ -6,12 +6,12 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::ChatError;
 use super::auth::{Credentials, verify_slack};
 use super::message::{ChatMessage, Encoding};
-use super::route::Route;
-use super::routing::{Candidate, Index};
-use super::trigger::Kind;
+use crate::chat::ChatError;
+use crate::chat::routing::route::Route;
+use crate::chat::routing::table::{Candidate, Index};
+use crate::chat::trigger::Kind;
 
 /// What proves a request's origin, and how to check it against a trigger.
 pub struct Verifier<'a> {

@@ -7,8 +7,8 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
 use super::fields::{Fields, TYPICAL_FIELDS};
-use super::trigger::Kind;
 use super::wire::{FormError, decode_form};
+use crate::chat::trigger::Kind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {

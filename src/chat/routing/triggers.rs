@@ -9,9 +9,9 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::route::Route;
-use super::routing::{Index, RoutingTable};
-use super::trigger::TriggerSpec;
+use super::table::{Index, RoutingTable};
 use crate::audit::{self, Change};
+use crate::chat::trigger::TriggerSpec;
 use crate::ids::new_id;
 use crate::outbound::NetworkPolicy;
 use crate::periodic;

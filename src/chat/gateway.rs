@@ -1,0 +1,407 @@
+//! The gateway: one chat request from arrival to reply. It parses and authenticates the
+//! request, picks its trigger, forwards it to the trigger's services, and answers at once
+//! (`sync`) or acknowledges and posts each service's reply later (`async`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use hyper::body::Bytes;
+use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::forwarding::payload::Forwarded;
+use super::forwarding::services::{self, Caller, Request};
+use super::inbound::auth::{Credentials, SlackSignature};
+use super::inbound::message::{ChatMessage, Encoding, MessageError};
+use super::inbound::selection::{Verifier, matched, pinned};
+use super::incidents::IncidentDesk;
+use super::replies::answer::{self, Post, Read};
+use super::replies::links::{LinkError, ReplyLinks};
+use super::replies::posts::{Conversation, store_posts};
+use super::replies::reply::{Outcome, Rules};
+use super::routing::route::Route;
+use super::routing::table::Candidate;
+use super::routing::triggers::Triggers;
+use super::settings::ChatSettings;
+use super::trigger::{Kind, ReplyMode, ReplySpec};
+use super::triggered::{self, TriggeredEvents};
+
+use crate::events::Outbox;
+use crate::ids::new_id;
+use crate::outbound::HttpClients;
+use crate::periodic;
+use crate::store::StoreError;
+use crate::templates::Globals;
+use crate::vars::GlobalsSource;
+
+/// The immediate answer of an asynchronous slash command without `reply.ack_text`.
+const WORKING_ON_IT: &str = "Working on it…";
+const PRUNE_LINKS_EVERY: Duration = Duration::from_secs(60 * 60);
+/// At a stop, asynchronous replies get this long to finish, as deliveries do (SPEC §6.3).
+const REPLIES_GRACE: Duration = Duration::from_secs(10);
+
+/// A chat request as the HTTP layer hands it over.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub kind: Kind,
+    /// `/hooks/…/{trigger}`: only this trigger (id or name) is considered.
+    pub pinned: Option<String>,
+    pub encoding: Encoding,
+    /// The raw body (the query string for `GET`), exactly as received: signatures cover it.
+    pub body: Bytes,
+    pub authorization: Option<String>,
+    pub slack: Option<SlackSignature>,
+}
+
+/// What the chat server gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatAnswer {
+    /// `200` with an empty body: nothing to post.
+    Empty,
+    /// `200` with the post as JSON.
+    Post(Box<Post>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("chat triggers are disabled (chat.enabled is off)")]
+    Disabled,
+    #[error(transparent)]
+    Malformed(#[from] MessageError),
+    /// Answered with a bare `401`: nothing about why.
+    #[error("not authenticated")]
+    Unauthorized,
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How the gateway reaches services: the outbound clients, what templates read besides the
+/// request, and the timeout of a service that sets none.
+pub struct ServiceAccess {
+    pub clients: HttpClients,
+    pub globals: GlobalsSource,
+    pub default_timeout_ms: u64,
+}
+
+pub struct Gateway {
+    outbox: Outbox,
+    access: ServiceAccess,
+    incidents: Arc<dyn IncidentDesk>,
+    triggers: Triggers,
+    settings: Arc<ChatSettings>,
+    links: ReplyLinks,
+    triggered: Arc<TriggeredEvents>,
+    /// Asynchronous replies run on the main runtime, which outlives the HTTP workers at a
+    /// stop; a stop gives them [`REPLIES_GRACE`] to finish.
+    runtime: Handle,
+    replies: TaskTracker,
+}
+
+impl Gateway {
+    /// Call on the main runtime: asynchronous replies and event writes run there.
+    /// `incidents` applies incident patches and runs the built-in incident commands.
+    pub fn new(
+        outbox: Outbox,
+        access: ServiceAccess,
+        incidents: Arc<dyn IncidentDesk>,
+        triggers: Triggers,
+        settings: Arc<ChatSettings>,
+        links: ReplyLinks,
+    ) -> Self {
+        Self {
+            triggered: TriggeredEvents::new(outbox.clone(), triggered::GATHER_FOR),
+            outbox,
+            access,
+            incidents,
+            triggers,
+            settings,
+            links,
+            runtime: Handle::current(),
+            replies: TaskTracker::new(),
+        }
+    }
+
+    pub fn triggers(&self) -> &Triggers {
+        &self.triggers
+    }
+
+    pub fn settings(&self) -> &ChatSettings {
+        &self.settings
+    }
+
+    /// Keeps the routing table and the settings current and prunes spent reply links, until
+    /// `stop`.
+    pub fn run_background(&self, stop: &CancellationToken) {
+        tokio::spawn(self.triggers.clone().keep_fresh(stop.clone()));
+        tokio::spawn(Arc::clone(&self.settings).keep_fresh(stop.clone()));
+        let (links, stop) = (self.links.clone(), stop.clone());
+        tokio::spawn(async move {
+            periodic::every(PRUNE_LINKS_EVERY, stop, || async {
+                if let Err(error) = links.prune().await {
+                    tracing::warn!(%error, "cannot prune expired reply links");
+                }
+            })
+            .await;
+        });
+    }
+
+    /// What calling services needs now: this thread's connection pools, the template globals.
+    fn call_context(&self) -> (Arc<HttpClients>, Globals) {
+        (
+            self.access.clients.on_this_thread(),
+            self.access.globals.current(),
+        )
+    }
+
+    fn caller<'a>(&'a self, clients: &'a HttpClients, globals: &'a Globals) -> Caller<'a> {
+        Caller {
+            clients,
+            default_timeout_ms: self.access.default_timeout_ms,
+            globals,
+            incidents: self.incidents.as_ref(),
+        }
+    }
+
+    fn rules<'a>(&self, kind: Kind, reply: &'a ReplySpec, max_post_chars: usize) -> Rules<'a> {
+        Rules {
+            kind,
+            reply,
+            allow_username_override: self.settings.allow_username_override(),
+            allow_icon_override: self.settings.allow_icon_override(),
+            max_post_chars,
+        }
+    }
+
+    /// At a stop, after the last request: lets asynchronous replies finish (for up to
+    /// [`REPLIES_GRACE`]) and stores the `chat.triggered` events still queued.
+    pub async fn finish(&self) {
+        self.replies.close();
+        if tokio::time::timeout(REPLIES_GRACE, self.replies.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.replies.len(),
+                "asynchronous chat replies still waiting for their services at the stop; they are dropped"
+            );
+        }
+        self.triggered.flush().await;
+    }
+
+    /// `chat.enabled` is the master switch of `/hooks/outgoing` and `/hooks/slash`.
+    pub fn check_enabled(&self) -> Result<(), ChatError> {
+        if self.settings.enabled() {
+            Ok(())
+        } else {
+            Err(ChatError::Disabled)
+        }
+    }
+
+    /// Authenticates, matches and forwards one chat request (SPEC §3.2–3.4).
+    pub async fn receive(self: &Arc<Self>, inbound: Inbound) -> Result<ChatAnswer, ChatError> {
+        let message = ChatMessage::parse(
+            inbound.kind,
+            inbound.encoding,
+            &inbound.body,
+            inbound.slack.is_some(),
+        )?;
+        let credentials = Credentials::new(
+            message.token(),
+            inbound.authorization.as_deref(),
+            inbound.slack.as_ref(),
+        );
+        let index = self.triggers.routing().current();
+        let now = chrono::Utc::now().timestamp();
+        let verifier = Verifier::new(credentials, &inbound.body, inbound.encoding, now);
+        let chosen = match &inbound.pinned {
+            Some(reference) => pinned(&index, reference, &message, &verifier)?,
+            None => matched(&index, &message, &verifier)?,
+        };
+        let Some(candidate) = chosen else {
+            return Ok(ChatAnswer::Empty);
+        };
+        let chat_token = credentials.tokens().next().unwrap_or_default().to_owned();
+        self.forward(candidate, message, chat_token).await
+    }
+
+    async fn forward(
+        self: &Arc<Self>,
+        candidate: Candidate,
+        message: ChatMessage,
+        chat_token: String,
+    ) -> Result<ChatAnswer, ChatError> {
+        let Candidate {
+            route,
+            trigger_word,
+        } = candidate;
+        let conversation = Conversation::of(&route, &message);
+        let response_url = match &conversation {
+            Some(conversation) => Some(self.links.create(conversation).await?),
+            None => None,
+        };
+        self.triggered
+            .record_forwarded(&route, &message, &trigger_word);
+        let forwarded = Forwarded {
+            message: &message,
+            trigger_name: &route.spec.name,
+            trigger_word: &trigger_word,
+            response_url: response_url.as_deref(),
+        };
+        let request_id = new_id("chat");
+        let request = Request {
+            route: &route,
+            forwarded,
+            request_id: &request_id,
+            chat_token: &chat_token,
+        };
+        if route.spec.reply.mode == ReplyMode::Sync {
+            return Ok(self.reply_now(request).await);
+        }
+        let acknowledgement = acknowledgement(message.kind, &route.spec.reply);
+        let owned = OwnedRequest {
+            route: Arc::clone(&route),
+            message,
+            trigger_word,
+            response_url,
+            request_id,
+            chat_token,
+        };
+        self.replies.spawn_on(
+            Arc::clone(self).reply_later(owned, conversation),
+            &self.runtime,
+        );
+        Ok(acknowledgement)
+    }
+
+    /// `sync` mode: every service's answer, joined into the answer to the chat's request.
+    async fn reply_now(&self, request: Request<'_>) -> ChatAnswer {
+        let (clients, globals) = self.call_context();
+        let caller = self.caller(&clients, &globals);
+        let route = request.route;
+        let outcomes = join_all(
+            route
+                .services
+                .iter()
+                .map(|service| services::call(caller, request, service)),
+        )
+        .await;
+        let kind = request.forwarded.message.kind;
+        self.rules(kind, &route.spec.reply, self.settings.max_post_chars())
+            .join(&outcomes)
+            .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Post(Box::new(reply)))
+    }
+
+    /// `async` mode: each service's reply is posted when it arrives.
+    async fn reply_later(self: Arc<Self>, owned: OwnedRequest, conversation: Option<Conversation>) {
+        let request = owned.request();
+        let (clients, globals) = self.call_context();
+        let caller = self.caller(&clients, &globals);
+        let (conversation, route, gateway) = (conversation.as_ref(), &owned.route, &self);
+        join_all(route.services.iter().map(|service| async move {
+            let outcome = services::call(caller, request, service).await;
+            match conversation {
+                Some(conversation) => gateway.post(route, conversation, &outcome).await,
+                None => tracing::warn!(
+                    trigger = %route.spec.name,
+                    "an asynchronous reply has nowhere to go: the request had no response_url and the trigger no reply.post_url"
+                ),
+            }
+        }))
+        .await;
+    }
+
+    /// Stores the posts of one outcome, each a delivery of its own.
+    async fn post(&self, route: &Route, conversation: &Conversation, outcome: &Outcome) {
+        let max = conversation.max_chars(self.settings.max_post_chars());
+        let rules = self.rules(conversation.kind, &route.spec.reply, max);
+        let posts = if conversation.splits() {
+            rules.posts(outcome)
+        } else {
+            rules
+                .join(std::slice::from_ref(outcome))
+                .into_iter()
+                .collect()
+        };
+        if posts.is_empty() {
+            return;
+        }
+        let (conversation, trigger) = (conversation.clone(), route.spec.name.clone());
+        let stored = self
+            .outbox
+            .write(move |tx| store_posts(tx, &conversation, &trigger, &posts))
+            .await;
+        if let Err(error) = stored {
+            tracing::error!(trigger = %route.spec.name, %error, "could not store a chat reply");
+        }
+    }
+
+    /// A post to `/hooks/reply/{id}`: the answer, in a service answer's format, is posted
+    /// into the conversation the link belongs to.
+    pub async fn reply_to_link(
+        &self,
+        id: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), ChatError> {
+        // Read as Mattermost reads posts to its own response URLs (JSON when the media type is
+        // `application/json`, else text), and first: an unreadable post spends no use.
+        self.links.check_usable(id).await?;
+        let answer = match answer::read(Kind::Slash, content_type, body, false) {
+            Read::Answer(answer) => *answer,
+            Read::Empty => return Ok(()),
+            Read::Unusable(reason) => return Err(MessageError::Json(reason).into()),
+        };
+        let conversation = self.links.take(id).await?;
+        let index = self.triggers.routing().current();
+        let Some(route) = index.find(&conversation.trigger_id) else {
+            tracing::warn!("a reply link was used after its trigger was deleted; nothing posted");
+            return Ok(());
+        };
+        let (clients, globals) = self.call_context();
+        let caller = self.caller(&clients, &globals);
+        let outcome = services::apply_patch(caller, route, &route.spec.name, answer).await;
+        self.post(route, &conversation, &outcome).await;
+        Ok(())
+    }
+}
+
+fn acknowledgement(kind: Kind, reply: &ReplySpec) -> ChatAnswer {
+    match (kind, reply.ack_text.as_deref()) {
+        (Kind::Outgoing, _) | (Kind::Slash, Some("")) => ChatAnswer::Empty,
+        (Kind::Slash, text) => ChatAnswer::Post(Box::new(Post {
+            response_type: Some("ephemeral".to_owned()),
+            text: Some(text.unwrap_or(WORKING_ON_IT).to_owned()),
+            ..Post::default()
+        })),
+    }
+}
+
+/// A request's parts, owned, for replies made after the chat was answered.
+struct OwnedRequest {
+    route: Arc<Route>,
+    message: ChatMessage,
+    trigger_word: String,
+    response_url: Option<String>,
+    request_id: String,
+    chat_token: String,
+}
+
+impl OwnedRequest {
+    fn request(&self) -> Request<'_> {
+        Request {
+            route: &self.route,
+            forwarded: Forwarded {
+                message: &self.message,
+                trigger_name: &self.route.spec.name,
+                trigger_word: &self.trigger_word,
+                response_url: self.response_url.as_deref(),
+            },
+            request_id: &self.request_id,
+            chat_token: &self.chat_token,
+        }
+    }
+}
