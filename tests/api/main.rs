@@ -14,6 +14,7 @@ mod http_errors;
 mod incidents;
 mod observability;
 mod outbound;
+mod outbox;
 mod process;
 mod receiver;
 mod schema;
