@@ -3,6 +3,7 @@
 # receiver arrival, on SQLite and PostgreSQL (one and two processes), intake alone, and latency
 # at 20 events a second; and alerts accepted a second (issue 6).
 # Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|alerts|all]
+#        BIN=/path/to/an/older/switchyard bench/delivery.sh sqlite   (measures that build instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG=${SWITCHYARD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
@@ -11,7 +12,7 @@ EVENTS=${EVENTS:-20000}
 CONNECTIONS=${CONNECTIONS:-32}
 
 cargo build --release --quiet --bin switchyard --example delivery_bench
-BIN=target/release/switchyard
+BIN=${BIN:-target/release/switchyard}
 BENCH=target/release/examples/delivery_bench
 WORK=$(mktemp -d)
 PIDS=()
