@@ -19,7 +19,7 @@ use super::inbound::selection::{Verifier, matched, pinned};
 use super::incidents::IncidentDesk;
 use super::replies::answer::{self, Post, Read};
 use super::replies::links::{LinkError, ReplyLinks};
-use super::replies::posts::{Conversation, store_posts};
+use super::replies::posts::{Conversation, reply_events, store_posts};
 use super::replies::reply::{Outcome, Rules};
 use super::routing::route::Route;
 use super::routing::table::Candidate;
@@ -329,11 +329,10 @@ impl Gateway {
         if posts.is_empty() {
             return;
         }
-        let (conversation, trigger) = (conversation.clone(), route.spec.name.clone());
-        let stored = self
-            .outbox
-            .write(move |tx| store_posts(tx, &conversation, &trigger, &posts))
-            .await;
+        let stored = match reply_events(conversation, &route.spec.name, &posts) {
+            Ok(events) => self.outbox.write(move |tx| store_posts(tx, events)).await,
+            Err(error) => Err(error),
+        };
         if let Err(error) = stored {
             tracing::error!(trigger = %route.spec.name, %error, "could not store a chat reply");
         }

@@ -13,7 +13,7 @@ use super::answer::Post;
 use crate::chat::inbound::message::{ChatMessage, Platform};
 use crate::chat::routing::route::Route;
 use crate::chat::trigger::{Kind, PostFormat};
-use crate::events::{self, NewEvent, Transaction};
+use crate::events::{self, NewEvent, PreparedEvent, Transaction};
 use crate::outbound::Endpoint;
 use crate::store::StoreError;
 use crate::templates::slack_markup::slack_to_markdown;
@@ -290,31 +290,39 @@ fn teams_text(reply: &Post) -> String {
     parts.join("\n\n")
 }
 
-/// Stores each post as a `chat.reply` event with its delivery, in order and spaced out, in
-/// the caller's transaction.
-pub fn store_posts(
-    tx: &mut Transaction<'_>,
+/// Each post as a `chat.reply` event, built before the transaction that stores them.
+pub fn reply_events(
     conversation: &Conversation,
     trigger: &str,
     posts: &[Post],
-) -> Result<(), StoreError> {
+) -> Result<Vec<PreparedEvent>, StoreError> {
+    posts
+        .iter()
+        .map(|post| {
+            events::prepare(NewEvent {
+                event_type: REPLY_EVENT.into(),
+                subject: Some(conversation.trigger_id.clone()),
+                data: json!({
+                    "trigger": trigger,
+                    "url": conversation.url,
+                    "style": conversation.style,
+                    "body": conversation.body(post),
+                }),
+                previous: None,
+                changes: None,
+            })
+        })
+        .collect()
+}
+
+/// Stores the posts' events, each with its delivery, in order and spaced out, in the caller's
+/// transaction.
+pub fn store_posts(tx: &mut Transaction<'_>, events: Vec<PreparedEvent>) -> Result<(), StoreError> {
     let now = now_millis();
-    for (index, post) in posts.iter().enumerate() {
-        let prepared = events::prepare(NewEvent {
-            event_type: REPLY_EVENT.into(),
-            subject: Some(conversation.trigger_id.clone()),
-            data: json!({
-                "trigger": trigger,
-                "url": conversation.url,
-                "style": conversation.style,
-                "body": conversation.body(post),
-            }),
-            previous: None,
-            changes: None,
-        })?;
+    for (index, event) in events.into_iter().enumerate() {
         let offset = i64::try_from(index).unwrap_or(i64::MAX);
         let due = (index > 0).then(|| now + offset * POST_SPACING_MS);
-        tx.emit_to(prepared, REPLIES_WEBHOOK, due)?;
+        tx.emit_to(event, REPLIES_WEBHOOK, due)?;
     }
     Ok(())
 }
