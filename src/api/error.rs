@@ -255,6 +255,7 @@ impl From<PreviewError> for ApiError {
         match error {
             PreviewError::Invalid(invalid) => invalid.into(),
             PreviewError::Render(render) => ApiError::validation(render.field(), render),
+            PreviewError::Encode(_) => ApiError::internal(&error),
         }
     }
 }

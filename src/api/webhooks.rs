@@ -10,7 +10,7 @@ use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
 use crate::delivery::{
     self,
-    preview::{Preview, PreviewInput},
+    preview::{IncidentSnapshot, Preview, PreviewInput},
 };
 use crate::incidents;
 use crate::timestamp::to_rfc3339;
@@ -161,7 +161,13 @@ async fn preview_of(
 ) -> Result<Preview, ApiError> {
     let webhook = webhooks::get(&state.store, webhook_id).await?;
     let incident = match &input.incident {
-        Some(reference) => Some(incidents::get(&state.store, reference).await?.to_value()),
+        Some(reference) => {
+            let incident = incidents::get(&state.store, reference).await?;
+            Some(IncidentSnapshot {
+                data: incident.to_value(),
+                id: incident.id,
+            })
+        }
         None => None,
     };
     Ok(Preview::build(

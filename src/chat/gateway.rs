@@ -6,19 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use hyper::body::Bytes;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::forwarding::payload::Forwarded;
 use super::forwarding::services::{self, Caller, Request};
-use super::inbound::auth::{Credentials, SlackSignature};
-use super::inbound::message::{ChatMessage, Encoding, MessageError};
+use super::inbound::auth::Credentials;
+use super::inbound::message::{ChatMessage, MessageError};
 use super::inbound::selection::{Verifier, matched, pinned};
 use super::incidents::IncidentDesk;
 use super::replies::answer::{self, Post, Read};
-use super::replies::links::{LinkError, ReplyLinks};
+use super::replies::links::ReplyLinks;
 use super::replies::posts::{Conversation, reply_events, store_posts};
 use super::replies::reply::{Outcome, Rules};
 use super::routing::route::Route;
@@ -27,12 +26,12 @@ use super::routing::triggers::Triggers;
 use super::settings::ChatSettings;
 use super::trigger::{Kind, ReplyMode, ReplySpec};
 use super::triggered::{self, TriggeredEvents};
+use super::{ChatAnswer, ChatError, Inbound};
 
 use crate::events::Outbox;
 use crate::ids::new_id;
 use crate::outbound::HttpClients;
 use crate::periodic;
-use crate::store::StoreError;
 use crate::templates::Globals;
 use crate::vars::GlobalsSource;
 
@@ -41,43 +40,6 @@ const WORKING_ON_IT: &str = "Working on it…";
 const PRUNE_LINKS_EVERY: Duration = Duration::from_secs(60 * 60);
 /// At a stop, asynchronous replies get this long to finish, as deliveries do (SPEC §6.3).
 const REPLIES_GRACE: Duration = Duration::from_secs(10);
-
-/// A chat request as the HTTP layer hands it over.
-#[derive(Debug, Clone)]
-pub struct Inbound {
-    pub kind: Kind,
-    /// `/hooks/…/{trigger}`: only this trigger (id or name) is considered.
-    pub pinned: Option<String>,
-    pub encoding: Encoding,
-    /// The raw body (the query string for `GET`), exactly as received: signatures cover it.
-    pub body: Bytes,
-    pub authorization: Option<String>,
-    pub slack: Option<SlackSignature>,
-}
-
-/// What the chat server gets back.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChatAnswer {
-    /// `200` with an empty body: nothing to post.
-    Empty,
-    /// `200` with the post as JSON.
-    Post(Box<Post>),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ChatError {
-    #[error("chat triggers are disabled (chat.enabled is off)")]
-    Disabled,
-    #[error(transparent)]
-    Malformed(#[from] MessageError),
-    /// Answered with a bare `401`: nothing about why.
-    #[error("not authenticated")]
-    Unauthorized,
-    #[error(transparent)]
-    Link(#[from] LinkError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 /// How the gateway reaches services: the outbound clients, what templates read besides the
 /// request, and the timeout of a service that sets none.

@@ -22,4 +22,50 @@ pub mod settings;
 pub mod trigger;
 pub mod triggered;
 
-pub use gateway::{ChatAnswer, ChatError, Gateway, Inbound, ServiceAccess};
+pub use gateway::{Gateway, ServiceAccess};
+
+use hyper::body::Bytes;
+
+use crate::store::StoreError;
+use inbound::auth::SlackSignature;
+use inbound::message::{Encoding, MessageError};
+use replies::answer::Post;
+use replies::links::LinkError;
+use trigger::Kind;
+
+/// A chat request as the HTTP layer hands it over.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub kind: Kind,
+    /// `/hooks/…/{trigger}`: only this trigger (id or name) is considered.
+    pub pinned: Option<String>,
+    pub encoding: Encoding,
+    /// The raw body (the query string for `GET`), exactly as received: signatures cover it.
+    pub body: Bytes,
+    pub authorization: Option<String>,
+    pub slack: Option<SlackSignature>,
+}
+
+/// What the chat server gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatAnswer {
+    /// `200` with an empty body: nothing to post.
+    Empty,
+    /// `200` with the post as JSON.
+    Post(Box<Post>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("chat triggers are disabled (chat.enabled is off)")]
+    Disabled,
+    #[error(transparent)]
+    Malformed(#[from] MessageError),
+    /// Answered with a bare `401`: nothing about why.
+    #[error("not authenticated")]
+    Unauthorized,
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

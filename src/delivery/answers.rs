@@ -18,7 +18,9 @@ pub struct Answer {
 
 pub trait AnswerHandler: Send + Sync {
     /// Acts on the answer; returns what happened, to be shown on the attempt, or `None` when
-    /// the answer asked for nothing.
+    /// the answer asked for nothing. The engine is handed in rather than held: the handler is
+    /// built before the engine (which takes it at construction), and writes its patch through
+    /// an outbox on this engine.
     fn handle<'a>(
         &'a self,
         engine: &'a DeliveryEngine,

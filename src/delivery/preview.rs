@@ -35,18 +35,30 @@ pub struct PreviewInput {
     pub incident: Option<String>,
 }
 
+/// An incident as it is now, read by the caller (incidents sit above deliveries).
+pub struct IncidentSnapshot {
+    pub id: String,
+    /// The incident as JSON, as its events carry it.
+    pub data: Value,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PreviewError {
     #[error(transparent)]
     Invalid(#[from] Invalid),
     #[error(transparent)]
     Render(#[from] RenderError),
+    #[error("the event cannot be encoded: {0}")]
+    Encode(String),
 }
 
 impl PreviewInput {
-    /// The event this input asks for. `incident` is the incident it names, as it is now (its
-    /// JSON), read by the caller: incidents sit above deliveries.
-    fn event(self, webhook: &Webhook, incident: Option<Value>) -> Result<Event, Invalid> {
+    /// The event this input asks for; `incident` is the incident it names.
+    fn event(
+        self,
+        webhook: &Webhook,
+        incident: Option<IncidentSnapshot>,
+    ) -> Result<Event, Invalid> {
         if let Some(incident) = incident {
             return Ok(incident_event(webhook, incident));
         }
@@ -64,7 +76,7 @@ impl PreviewInput {
     }
 }
 
-fn incident_event(webhook: &Webhook, incident: Value) -> Event {
+fn incident_event(webhook: &Webhook, incident: IncidentSnapshot) -> Event {
     let event_type = webhook
         .spec
         .events
@@ -76,11 +88,8 @@ fn incident_event(webhook: &Webhook, incident: Value) -> Event {
         id: PREVIEW_EVENT_ID.into(),
         event_type: event_type.to_owned(),
         occurred_at: to_rfc3339(now_millis()),
-        subject: incident
-            .get("id")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        data: incident,
+        subject: Some(incident.id),
+        data: incident.data,
         previous: None,
         changes: None,
     }
@@ -119,11 +128,11 @@ impl Preview {
     pub fn build(
         webhook: &Webhook,
         input: PreviewInput,
-        incident: Option<Value>,
+        incident: Option<IncidentSnapshot>,
         globals: &Globals,
     ) -> Result<Self, PreviewError> {
         let event = EncodedEvent::encode(input.event(webhook, incident)?)
-            .map_err(|error| Invalid::new("event", error.to_string()))?;
+            .map_err(|error| PreviewError::Encode(error.to_string()))?;
         let delivery_id = new_id("dlv");
         let target = Target {
             webhook,

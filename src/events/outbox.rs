@@ -44,13 +44,12 @@ impl Outbox {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        let engine = self.engine.clone();
-        let (value, created) = self
-            .store
-            .write(move |conn| Transaction::run(conn, &engine, work))
-            .await?;
-        self.start(created);
-        Ok(value)
+        self.committed(|store, engine| async move {
+            store
+                .write(move |conn| Transaction::run(conn, &engine, work))
+                .await
+        })
+        .await
     }
 
     /// [`Outbox::write`], attempted again when it lost to a concurrent transaction
@@ -61,18 +60,38 @@ impl Outbox {
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
-        let engine = self.engine.clone();
-        let (value, created) = self
-            .store
-            .write_retrying(move |conn| Transaction::run(conn, &engine, work.clone()))
-            .await?;
-        self.start(created);
-        Ok(value)
+        self.committed(|store, engine| async move {
+            store
+                .write_retrying(move |conn| Transaction::run(conn, &engine, work.clone()))
+                .await
+        })
+        .await
     }
 
-    fn start(&self, created: Vec<NewDeliveries>) {
-        for deliveries in created {
-            self.engine.start(deliveries);
+    /// Runs `write` and starts the deliveries it created, on a task of its own: a caller that
+    /// stops waiting (an HTTP client that hung up drops its handler) does not leave committed
+    /// deliveries unsent until the end of their lease.
+    async fn committed<T, E, W>(
+        &self,
+        write: impl FnOnce(Store, DeliveryEngine) -> W,
+    ) -> Result<T, E>
+    where
+        W: Future<Output = Result<(T, Vec<NewDeliveries>), E>> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let engine = self.engine.clone();
+        let written = write(self.store.clone(), self.engine.clone());
+        let task = tokio::spawn(async move {
+            let (value, created) = written.await?;
+            for deliveries in created {
+                engine.start(deliveries);
+            }
+            Ok(value)
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(join) => Err(StoreError::from(join).into()),
         }
     }
 }
@@ -227,6 +246,7 @@ mod tests {
     use std::time::Duration;
 
     use diesel::prelude::*;
+    use futures_util::FutureExt;
     use serde_json::json;
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -314,6 +334,22 @@ mod tests {
         assert_eq!(
             received(&receiver, 1, Duration::from_secs(10)).await,
             ["x.one"]
+        );
+    }
+
+    /// An HTTP handler whose client hung up is dropped while its write is under way.
+    #[tokio::test]
+    async fn a_write_whose_caller_stopped_waiting_still_starts_its_deliveries() {
+        let fixture = OutboxFixture::new().await;
+        let receiver = subscribed(&fixture).await;
+        let abandoned = fixture
+            .outbox
+            .write(|tx| tx.emit(event("abandoned")))
+            .now_or_never();
+        assert!(abandoned.is_none(), "the write was still under way");
+        assert_eq!(
+            received(&receiver, 1, Duration::from_secs(10)).await,
+            ["x.abandoned"]
         );
     }
 

@@ -211,73 +211,98 @@ fn open_numbered(
     })
 }
 
+/// An alert that passed its checks, to apply inside a transaction.
+#[derive(Debug, Clone)]
+struct CheckedAlert {
+    key: String,
+    action: AlertAction,
+    /// The incident a `trigger` opens when none owns the key.
+    opening: Option<Opening>,
+    message: String,
+}
+
+impl CheckedAlert {
+    fn check(input: AlertInput) -> Result<Self, Invalid> {
+        let key = checked_key(&input.dedup_key)?;
+        let opening = match input.action {
+            AlertAction::Trigger => Some(Opening::checked(NewIncident {
+                title: input.title.unwrap_or_default(),
+                description: input.message.clone().unwrap_or_default(),
+                severity: input.severity,
+                source: input.source,
+                dedup_key: Some(key.clone()),
+                attributes: input.attributes,
+            })?),
+            _ => None,
+        };
+        Ok(Self {
+            key,
+            action: input.action,
+            opening,
+            message: input.message.unwrap_or_default(),
+        })
+    }
+}
+
 /// Applies an alert; returns what it did and the incident.
 pub async fn alert(
     outbox: &Outbox,
     input: AlertInput,
     actor: &str,
 ) -> Result<(AlertResult, Incident), IncidentError> {
-    let key = checked_key(&input.dedup_key)?;
-    let opening = match input.action {
-        AlertAction::Trigger => Some(Opening::checked(NewIncident {
-            title: input.title.clone().unwrap_or_default(),
-            description: input.message.clone().unwrap_or_default(),
-            severity: input.severity.clone(),
-            source: input.source.clone(),
-            dedup_key: Some(key.clone()),
-            attributes: input.attributes.clone(),
-        })?),
-        _ => None,
-    };
-    let message = input.message.unwrap_or_default();
+    let alert = CheckedAlert::check(input)?;
+    let key = alert.key.clone();
     let actor = actor.to_owned();
-    let action = input.action;
     let (result, changed) = outbox
         .write_retrying(move |tx| {
             store::incidents::lock_for_changes(tx)?;
-            let now = now_millis();
-            let current = store::incidents::find_unresolved(tx, &key)?;
-            let entry = |intent| Entry {
-                intent,
-                message: &message,
-                actor: &actor,
-                at: now,
-            };
-            match (action, current, opening.as_ref()) {
-                (AlertAction::Trigger, Some(current), Some(opening)) => {
-                    occurrence(tx, &current, opening, &entry("occurrence"))
-                }
-                (AlertAction::Trigger, None, Some(opening)) => {
-                    let created = Entry {
-                        message: &opening.description,
-                        ..entry("created")
-                    };
-                    match open_numbered(tx, opening.row(now)?, &created) {
-                        Ok(incident) => Ok((AlertResult::Opened, Some(incident))),
-                        // Another transaction opened it first: this trigger is an occurrence.
-                        Err(error) if error.is_unique_violation() => {
-                            let current = store::incidents::find_unresolved(tx, &key)?
-                                .ok_or(IncidentError::NoOpenIncident(key.clone()))?;
-                            occurrence(tx, &current, opening, &entry("occurrence"))
-                        }
-                        Err(error) => Err(error.into()),
-                    }
-                }
-                (_, None, _) => Err(IncidentError::NoOpenIncident(key.clone())),
-                (AlertAction::Acknowledge, Some(current), _) => {
-                    act(tx, &current, Intent::Acknowledged, &entry("acknowledged"))
-                }
-                (_, Some(current), _) => act(tx, &current, Intent::Resolved, &entry("resolved")),
-            }
+            apply(tx, &alert, &actor, now_millis())
         })
         .await?;
     // Alerts come from machines, many a second: the answer carries the incident as its event
     // does (the latest timeline entries), without reading it again.
     let incident = match changed {
         Some(incident) => incident,
-        None => unresolved(outbox.store(), &input.dedup_key).await?,
+        None => unresolved(outbox.store(), &key).await?,
     };
     Ok((result, incident))
+}
+
+/// Applies `alert` in the caller's transaction, which holds the lock for incident changes.
+fn apply(tx: &mut Transaction<'_>, alert: &CheckedAlert, actor: &str, now: i64) -> Outcome {
+    let current = store::incidents::find_unresolved(tx, &alert.key)?;
+    let entry = |intent| Entry {
+        intent,
+        message: &alert.message,
+        actor,
+        at: now,
+    };
+    match (alert.action, current, alert.opening.as_ref()) {
+        (AlertAction::Trigger, Some(current), Some(opening)) => {
+            occurrence(tx, &current, opening, &entry("occurrence"))
+        }
+        (AlertAction::Trigger, None, Some(opening)) => {
+            let created = Entry {
+                message: &opening.description,
+                ..entry("created")
+            };
+            match open_numbered(tx, opening.row(now)?, &created) {
+                Ok(incident) => Ok((AlertResult::Opened, Some(incident))),
+                // Another transaction opened it first: this trigger is an occurrence.
+                Err(error) if error.is_unique_violation() => {
+                    let current = store::incidents::find_unresolved(tx, &alert.key)?
+                        .ok_or_else(|| IncidentError::NoOpenIncident(alert.key.clone()))?;
+                    occurrence(tx, &current, opening, &entry("occurrence"))
+                }
+                Err(error) => Err(error.into()),
+            }
+        }
+        (_, None, _) => Err(IncidentError::NoOpenIncident(alert.key.clone())),
+        (AlertAction::Acknowledge, Some(current), _) => {
+            act(tx, &current, Intent::Acknowledged, &entry("acknowledged"))
+        }
+        (_, Some(current), _) => act(tx, &current, Intent::Resolved, &entry("resolved")),
+    }
 }
 
 /// What an alert did, and the incident as it changed (`None` when it did not change).

@@ -95,6 +95,22 @@ backend_tests! {
         assert_eq!(event_types(&arrive_soon(&target, 2, at).await)[1], "incident.commented");
     }
 
+    async fn incidents_opened_directly_or_from_chat_go_out_as_they_commit(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let target = ok_receiver().await;
+        subscribe(&app, "ops", &target, json!(["incident.*"])).await;
+        create_trigger(&app, trigger("inc", "builtin:incidents", json!({}))).await;
+
+        let request = app.admin(Method::POST, "/api/v1/incidents").json(&json!({"title": "Disk full"}));
+        let (_, at) = answered(request, 201).await;
+        assert_eq!(event_types(&arrive_soon(&target, 1, at).await), ["incident.created"]);
+
+        let answer = post_form(&app, "/hooks/outgoing", mattermost_form("#inc ack 1", &[])).await;
+        assert_eq!(answer.status(), 200);
+        let at = Instant::now();
+        assert_eq!(event_types(&arrive_soon(&target, 2, at).await)[1], "incident.acknowledged");
+    }
+
     async fn a_forwarded_incident_goes_out_as_it_commits(backend: Backend) {
         let app = spawn_app_reaching_loopback(backend).await;
         let target = ok_receiver().await;
