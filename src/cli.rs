@@ -11,7 +11,7 @@ use crate::store::{Store, StoreError};
 use crate::templates::formats::{self, BuiltInError};
 use crate::tokens::{self, Scope, TokenError};
 use crate::validation::Invalid;
-use crate::webhooks;
+use crate::{schedules, webhooks};
 
 const LONG_ABOUT: &str = "\
 Switchyard is a self-hosted gateway between chat platforms and the services a team runs.
@@ -88,8 +88,12 @@ pub enum CliError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Token(#[from] TokenError),
-    #[error("webhook `{webhook}`: {problem}")]
-    BrokenTemplate { webhook: String, problem: Invalid },
+    #[error("{resource} `{name}`: {problem}")]
+    Broken {
+        resource: &'static str,
+        name: String,
+        problem: Invalid,
+    },
     #[error(transparent)]
     BuiltIn(#[from] BuiltInError),
     #[error("server stopped with an error: {0}")]
@@ -133,8 +137,9 @@ async fn serve(config: Config) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The built-in formats, and every stored webhook's templates, compile. The database is looked
-/// at, never changed: with migrations pending, the stored templates are checked after they run.
+/// The built-in formats, every stored webhook's templates, and every stored schedule's cron,
+/// zone, windows and payload template compile. The database is looked at, never changed: with
+/// migrations pending, what is stored is checked after they run.
 async fn check_database(config: &Config) -> Result<(), CliError> {
     formats::load()?;
     if let DatabaseUrl::Sqlite(path) = &config.database_url
@@ -147,7 +152,12 @@ async fn check_database(config: &Config) -> Result<(), CliError> {
         if migrations::has_pending(conn)? {
             return Ok(None);
         }
-        webhooks::first_broken(conn).map(Some)
+        if let Some((name, problem)) = webhooks::first_broken(conn)? {
+            return Ok(Some(Some(("webhook", name, problem))));
+        }
+        Ok(Some(
+            schedules::first_broken(conn)?.map(|(name, problem)| ("schedule", name, problem)),
+        ))
     })
     .await;
     // The configuration can be right while its database is down (an image being built, a
@@ -167,9 +177,13 @@ async fn check_database(config: &Config) -> Result<(), CliError> {
             Ok(())
         }
         Some(None) => {
-            println!("  templates     every stored template compiles");
+            println!("  templates     every stored template and schedule compiles");
             Ok(())
         }
-        Some(Some((webhook, problem))) => Err(CliError::BrokenTemplate { webhook, problem }),
+        Some(Some((resource, name, problem))) => Err(CliError::Broken {
+            resource,
+            name,
+            problem,
+        }),
     }
 }

@@ -19,6 +19,7 @@ pub mod incidents;
 pub mod model;
 pub mod outbound;
 pub mod periodic;
+pub mod schedules;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -24,6 +24,7 @@ use crate::events::Outbox;
 use crate::incidents::{AnswerPatches, IncidentCommands};
 use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
+use crate::schedules::Schedules;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use crate::templates::{self, formats::BuiltInError};
@@ -56,6 +57,7 @@ pub struct Application {
     deliveries: DeliveryRunner,
     vars: Arc<Vars>,
     gateway: Arc<Gateway>,
+    schedules: Schedules,
 }
 
 impl Application {
@@ -116,6 +118,7 @@ impl Application {
             globals: globals.clone(),
             default_timeout_ms: config.outbound.default_timeout_ms,
         };
+        let schedules = Schedules::new(outbox.clone(), globals.clone());
         let gateway = build_gateway(&outbox, access, &config, address)
             .await
             .map_err(|source| StartupError::Database {
@@ -131,6 +134,7 @@ impl Application {
             clients,
             globals,
             gateway: Arc::clone(&gateway),
+            schedules: schedules.clone(),
             vars: Arc::clone(&vars),
             config: Arc::new(config),
         });
@@ -146,6 +150,7 @@ impl Application {
             deliveries,
             vars,
             gateway,
+            schedules,
         })
     }
 
@@ -160,7 +165,11 @@ impl Application {
         let deliveries = tokio::spawn(self.deliveries.run(stop_deliveries.clone()));
         tokio::spawn(self.vars.keep_fresh(stop_deliveries.clone()));
         self.gateway.run_background(&stop_deliveries);
+        let stop_scheduler = CancellationToken::new();
+        let scheduler = tokio::spawn(self.schedules.run_scheduler(stop_scheduler.clone()));
         let result = serve_until(self.server, shutdown).await;
+        stop_scheduler.cancel();
+        let _ = scheduler.await;
         self.gateway.finish().await;
         stop_deliveries.cancel();
         let _ = deliveries.await;

@@ -16,6 +16,7 @@ use crate::delivery::log::LogError;
 use crate::delivery::preview::PreviewError;
 use crate::events::EventError;
 use crate::incidents::IncidentError;
+use crate::schedules::ScheduleError;
 use crate::store::StoreError;
 use crate::tokens::{AuthError, TokenError};
 use crate::validation::Invalid;
@@ -212,7 +213,19 @@ impl From<WebhookError> for ApiError {
             WebhookError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
             WebhookError::NotFound(_) => ApiError::not_found(error.to_string()),
             WebhookError::Managed(_) => ApiError::forbidden(error.to_string()),
+            WebhookError::InUse(_) => ApiError::conflict("id", error.to_string()),
             WebhookError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<ScheduleError> for ApiError {
+    fn from(error: ScheduleError) -> Self {
+        match error {
+            ScheduleError::Invalid(invalid) => invalid.into(),
+            ScheduleError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
+            ScheduleError::NotFound(_) => ApiError::not_found(error.to_string()),
+            ScheduleError::Store(store) => store.into(),
         }
     }
 }

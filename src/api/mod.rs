@@ -13,6 +13,7 @@ mod incidents;
 pub mod observe;
 pub mod openapi;
 mod paging;
+mod schedules;
 mod settings;
 mod tokens;
 mod triggers;
@@ -31,6 +32,7 @@ use crate::config::Config;
 use crate::delivery::DeliveryEngine;
 use crate::events::Outbox;
 use crate::outbound::HttpClients;
+use crate::schedules::Schedules;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use crate::tokens::Authenticator;
@@ -50,6 +52,7 @@ pub struct AppState {
     pub clients: HttpClients,
     pub globals: GlobalsSource,
     pub gateway: Arc<Gateway>,
+    pub schedules: Schedules,
     pub vars: Arc<Vars>,
 }
 
@@ -69,6 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(vars::routes)
                 .configure(incidents::routes)
                 .configure(triggers::routes)
+                .configure(schedules::routes)
                 .configure(settings::routes),
         );
 }

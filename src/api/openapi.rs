@@ -5,7 +5,9 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, deliveries, events, incidents, settings, tokens, triggers, vars, webhooks};
+use super::{
+    audit, deliveries, events, incidents, schedules, settings, tokens, triggers, vars, webhooks,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -48,6 +50,13 @@ use super::{audit, deliveries, events, incidents, settings, tokens, triggers, va
         triggers::get_trigger,
         triggers::replace_trigger,
         triggers::delete_trigger,
+        schedules::list_schedules,
+        schedules::create_schedule,
+        schedules::get_schedule,
+        schedules::replace_schedule,
+        schedules::delete_schedule,
+        schedules::run_schedule,
+        schedules::list_runs,
         settings::get_settings,
         settings::put_settings,
     ),
@@ -61,6 +70,7 @@ use super::{audit, deliveries, events, incidents, settings, tokens, triggers, va
         (name = "incidents", description = "Incidents, their timelines, and alert intake"),
         (name = "vars", description = "Global values for templates (`{{vars.KEY}}`)"),
         (name = "triggers", description = "Chat → services: outgoing webhooks and slash commands"),
+        (name = "schedules", description = "Webhooks fired at due times: every N, or cron, in a time zone, inside windows"),
         (name = "settings", description = "The chat switches at runtime"),
     )
 )]

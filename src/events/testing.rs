@@ -27,6 +27,7 @@ pub struct OutboxFixture {
     pub config: Config,
     pub store: Store,
     pub outbox: Outbox,
+    pub globals: GlobalsSource,
     runner: Option<DeliveryRunner>,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
@@ -44,10 +45,11 @@ impl OutboxFixture {
         let mut config = Config::default();
         config.outbound.allowed_cidrs = vec!["127.0.0.0/8".parse().expect("network")];
         let clients = HttpClients::new(NetworkPolicy::new(&config.outbound)).expect("clients");
+        let globals = GlobalsSource::new([], vars);
         let (engine, runner) = DeliveryEngine::new(
             store.clone(),
             clients,
-            GlobalsSource::new([], vars),
+            globals.clone(),
             Arc::new(IgnoreAnswers),
             &config,
             &prometheus::Registry::new(),
@@ -56,6 +58,7 @@ impl OutboxFixture {
         Self {
             config,
             outbox: Outbox::new(store.clone(), engine),
+            globals,
             store,
             runner: Some(runner),
             stop: CancellationToken::new(),

@@ -10,6 +10,7 @@ pub mod incidents;
 pub mod migrations;
 mod page;
 pub mod reply_links;
+pub mod schedules;
 pub mod schema;
 pub mod settings;
 pub mod tokens;

@@ -156,7 +156,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    schedules (id) {
+        id -> Text,
+        name -> Text,
+        webhook_id -> Text,
+        enabled -> Bool,
+        config -> Text,
+        next_due_at -> Nullable<BigInt>,
+        last_fired_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    schedule_runs (id) {
+        id -> Text,
+        schedule_id -> Text,
+        due_at -> BigInt,
+        fired_at -> BigInt,
+        manual -> Bool,
+        missed -> BigInt,
+        event_id -> Text,
+    }
+}
+
 diesel::joinable!(incident_timeline -> incidents (incident_id));
+diesel::joinable!(schedule_runs -> schedules (schedule_id));
 diesel::joinable!(deliveries -> events (event_id));
 diesel::joinable!(deliveries -> webhooks (webhook_id));
 diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
@@ -176,6 +203,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     triggers,
     reply_links,
     settings,
+    schedules,
+    schedule_runs,
 );
 
 diesel::table! {

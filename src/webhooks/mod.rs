@@ -68,7 +68,8 @@ fn default_max_attempts() -> u32 {
     8
 }
 
-pub const MAX_ATTEMPTS_LIMIT: u32 = 30;
+/// VergeOS allows 0 to 100 retries: 101 attempts.
+pub const MAX_ATTEMPTS_LIMIT: u32 = 101;
 const MAX_NAME_CHARS: usize = 100;
 
 /// How an event becomes a request body.
@@ -175,6 +176,10 @@ pub enum WebhookError {
     NotFound(String),
     #[error("the webhook `{0}` is managed by Switchyard and cannot be changed")]
     Managed(String),
+    #[error(
+        "the schedule `{0}` fires to this webhook: delete the schedule or give it another webhook first"
+    )]
+    InUse(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -199,7 +204,10 @@ impl WebhookSpec {
         if !(1..=MAX_ATTEMPTS_LIMIT).contains(&self.max_attempts) {
             return Err(Invalid::new(
                 "max_attempts",
-                format!("must be between 1 and {MAX_ATTEMPTS_LIMIT}"),
+                format!(
+                    "must be between 1 and {MAX_ATTEMPTS_LIMIT} (retries = attempts − 1: 0 to {} retries)",
+                    MAX_ATTEMPTS_LIMIT - 1
+                ),
             ));
         }
         self.endpoint.normalize();
@@ -254,10 +262,15 @@ pub fn from_row(row: &WebhookRow) -> Result<Webhook, StoreError> {
     ))
 }
 
-/// Webhooks the gateway keeps for itself (they carry chat posts) are hidden from the list and
-/// refused to `PUT` and `DELETE`; their deliveries are in the log like any other's.
+/// Whether the gateway keeps this webhook for itself (it carries chat posts).
+pub fn is_managed(id: &str) -> bool {
+    id.starts_with(MANAGED_PREFIX)
+}
+
+/// Webhooks the gateway keeps for itself are hidden from the list and refused to `PUT` and
+/// `DELETE`; their deliveries are in the log like any other's.
 fn refuse_managed(id: &str) -> Result<(), WebhookError> {
-    if id.starts_with(MANAGED_PREFIX) {
+    if is_managed(id) {
         return Err(WebhookError::Managed(id.to_owned()));
     }
     Ok(())
@@ -376,7 +389,7 @@ pub async fn replace(
         .await
 }
 
-/// Deletes a webhook with its deliveries and their log.
+/// Deletes a webhook with its deliveries and their log; refused while a schedule fires to it.
 pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookError> {
     refuse_managed(id)?;
     let (id, actor) = (id.to_owned(), actor.to_owned());
@@ -384,6 +397,9 @@ pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookE
         .write(move |conn| {
             let row = store::webhooks::find(conn, &id)?
                 .ok_or_else(|| WebhookError::NotFound(id.clone()))?;
+            if let Some(schedule) = store::schedules::name_using_webhook(conn, &id)? {
+                return Err(WebhookError::InUse(schedule));
+            }
             store::webhooks::delete(conn, &id)?;
             let details = json!({ "name": row.name });
             audit::record(conn, Change::of(&actor, "webhook.deleted", &id, details))?;
@@ -396,7 +412,7 @@ pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookE
 /// `check-config`, since a template that compiled when saved may not after an upgrade.
 pub fn first_broken(conn: &mut AnyConnection) -> Result<Option<(String, Invalid)>, StoreError> {
     for row in store::webhooks::all(conn)? {
-        if row.id.starts_with(MANAGED_PREFIX) {
+        if is_managed(&row.id) {
             continue;
         }
         let webhook = from_row(&row)?;

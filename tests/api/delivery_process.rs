@@ -24,7 +24,8 @@ fn env(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn start(db: &TestDatabase, extra: &[(&'static str, &str)]) -> Server {
+/// `switchyard serve` as a process on `db`, reaching loopback, with `extra` settings.
+pub fn start(db: &TestDatabase, extra: &[(&'static str, &str)]) -> Server {
     let mut vars = env(&db.url_string());
     vars.extend(
         extra
@@ -38,7 +39,8 @@ fn start(db: &TestDatabase, extra: &[(&'static str, &str)]) -> Server {
     Server::start(db.dir.path(), &borrowed)
 }
 
-async fn post(client: &reqwest::Client, server: &Server, path: &str, body: Value) -> Value {
+/// Posts `body` to `path` as the admin and returns the JSON answer, which must be a success.
+pub async fn post(client: &reqwest::Client, server: &Server, path: &str, body: Value) -> Value {
     let response = client
         .post(server.url(path))
         .bearer_auth(ADMIN)

@@ -17,6 +17,7 @@ mod outbound;
 mod outbox;
 mod process;
 mod receiver;
+mod schedules;
 mod schema;
 mod templates;
 mod tokens;

@@ -297,7 +297,7 @@ backend_tests! {
         let bad = check();
 
         assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
-        assert!(String::from_utf8_lossy(&good.stdout).contains("every stored template compiles"));
+        assert!(String::from_utf8_lossy(&good.stdout).contains("every stored template and schedule compiles"));
         assert!(!bad.status.success());
         let stderr = String::from_utf8_lossy(&bad.stderr);
         assert!(stderr.contains("webhook `fine`") && stderr.contains("unknown helper `retired_helper`"), "{stderr}");

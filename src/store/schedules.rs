@@ -1,0 +1,209 @@
+//! Queries of the schedule aggregate: schedules, whose `config` is the JSON of the whole
+//! definition, and their runs. Claiming due schedules locks their rows until the transaction
+//! that fires them ends; on PostgreSQL rows another process holds are skipped, not waited for.
+
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+
+use super::schema::{deliveries, schedule_runs, schedules};
+use super::{AnyConnection, Page, PageRequest, StoreError};
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = schedules)]
+#[diesel(treat_none_as_null = true)]
+pub struct ScheduleRow {
+    pub id: String,
+    pub name: String,
+    pub webhook_id: String,
+    pub enabled: bool,
+    pub config: String,
+    pub next_due_at: Option<i64>,
+    pub last_fired_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = schedule_runs)]
+pub struct RunRow {
+    pub id: String,
+    pub schedule_id: String,
+    pub due_at: i64,
+    pub fired_at: i64,
+    pub manual: bool,
+    pub missed: i64,
+    pub event_id: String,
+}
+
+/// The delivery of a run's event, as far as it has gone.
+#[derive(Debug, Clone, Queryable)]
+pub struct RunDelivery {
+    pub event_id: String,
+    pub id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub last_status_code: Option<i32>,
+}
+
+pub fn insert(conn: &mut AnyConnection, row: &ScheduleRow) -> Result<(), StoreError> {
+    diesel::insert_into(schedules::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Returns whether the schedule existed.
+pub fn update(conn: &mut AnyConnection, row: &ScheduleRow) -> Result<bool, StoreError> {
+    let updated = diesel::update(schedules::table.find(&row.id))
+        .set(row)
+        .execute(conn)?;
+    Ok(updated > 0)
+}
+
+pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<ScheduleRow>, StoreError> {
+    Ok(schedules::table
+        .find(id)
+        .select(ScheduleRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list(conn: &mut AnyConnection, page: &PageRequest) -> Result<Page<ScheduleRow>, StoreError> {
+    let mut query = schedules::table
+        .select(ScheduleRow::as_select())
+        .order(schedules::id.desc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(before) = &page.before {
+        query = query.filter(schedules::id.lt(before));
+    }
+    let rows = query.load(conn)?;
+    Ok(Page::from_rows(rows, page, |row| &row.id))
+}
+
+/// Every schedule, for `check-config`.
+pub fn all(conn: &mut AnyConnection) -> Result<Vec<ScheduleRow>, StoreError> {
+    Ok(schedules::table
+        .select(ScheduleRow::as_select())
+        .order(schedules::id.asc())
+        .load(conn)?)
+}
+
+/// Returns whether the schedule existed.
+pub fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(schedules::table.find(id)).execute(conn)? > 0)
+}
+
+/// The name of a schedule that fires to `webhook_id`, if any does.
+pub fn name_using_webhook(
+    conn: &mut AnyConnection,
+    webhook_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(schedules::table
+        .filter(schedules::webhook_id.eq(webhook_id))
+        .select(schedules::name)
+        .first(conn)
+        .optional()?)
+}
+
+const CLAIM_POSTGRES: &str = "SELECT * FROM schedules WHERE enabled AND next_due_at <= $1 \
+     ORDER BY next_due_at LIMIT $2 FOR UPDATE SKIP LOCKED";
+const CLAIM_SQLITE: &str = "SELECT * FROM schedules WHERE enabled AND next_due_at <= ? \
+     ORDER BY next_due_at LIMIT ?";
+
+/// Up to `limit` enabled schedules due at `now`, earliest first, held until the transaction
+/// ends (SQLite's single writer holds the whole database).
+pub fn claim_due(
+    conn: &mut AnyConnection,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<ScheduleRow>, StoreError> {
+    macro_rules! claim {
+        ($conn:expr, $sql:expr) => {
+            diesel::sql_query($sql)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load::<ScheduleRow>($conn)?
+        };
+    }
+    Ok(match conn {
+        AnyConnection::Postgresql(pg) => claim!(pg, CLAIM_POSTGRES),
+        AnyConnection::Sqlite(sqlite) => claim!(sqlite, CLAIM_SQLITE),
+    })
+}
+
+/// Moves a schedule on after a firing: its next due time (`None` when none is left) and,
+/// when it fired, when.
+pub fn advance(
+    conn: &mut AnyConnection,
+    id: &str,
+    next_due_at: Option<i64>,
+    fired_at: Option<i64>,
+) -> Result<(), StoreError> {
+    let target = schedules::table.find(id);
+    match fired_at {
+        Some(fired_at) => diesel::update(target)
+            .set((
+                schedules::next_due_at.eq(next_due_at),
+                schedules::last_fired_at.eq(fired_at),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set(schedules::next_due_at.eq(next_due_at))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Records when a schedule was last fired (by hand).
+pub fn mark_fired(conn: &mut AnyConnection, id: &str, fired_at: i64) -> Result<(), StoreError> {
+    diesel::update(schedules::table.find(id))
+        .set(schedules::last_fired_at.eq(fired_at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// When the earliest enabled schedule falls due, if any does.
+pub fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, StoreError> {
+    Ok(schedules::table
+        .filter(schedules::enabled.eq(true))
+        .select(diesel::dsl::min(schedules::next_due_at))
+        .first::<Option<i64>>(conn)?)
+}
+
+pub fn insert_run(conn: &mut AnyConnection, run: &RunRow) -> Result<(), StoreError> {
+    diesel::insert_into(schedule_runs::table)
+        .values(run)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A page of a schedule's runs, newest first, with the deliveries of their events.
+pub fn runs(
+    conn: &mut AnyConnection,
+    schedule_id: &str,
+    page: &PageRequest,
+) -> Result<(Page<RunRow>, Vec<RunDelivery>), StoreError> {
+    let mut query = schedule_runs::table
+        .filter(schedule_runs::schedule_id.eq(schedule_id))
+        .select(RunRow::as_select())
+        .order(schedule_runs::id.desc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(before) = &page.before {
+        query = query.filter(schedule_runs::id.lt(before));
+    }
+    let runs = Page::from_rows(query.load(conn)?, page, |run| &run.id);
+    let event_ids: Vec<&str> = runs.items.iter().map(|run| run.event_id.as_str()).collect();
+    let deliveries = deliveries::table
+        .filter(deliveries::event_id.eq_any(&event_ids))
+        .select((
+            deliveries::event_id,
+            deliveries::id,
+            deliveries::status,
+            deliveries::attempts,
+            deliveries::last_status_code,
+        ))
+        .load::<RunDelivery>(conn)?;
+    Ok((runs, deliveries))
+}
