@@ -123,3 +123,66 @@ async fn time_until_next_due(shared: &Shared) -> Duration {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use serde_json::json;
+
+    use crate::events::testing::OutboxFixture;
+    use crate::events::{NewEvent, prepare};
+    use crate::outbound::NetworkPolicy;
+    use crate::store::schema::webhooks;
+    use crate::store::{self, StoreError};
+
+    async fn next_due(fixture: &OutboxFixture) -> Option<i64> {
+        fixture
+            .store
+            .read(store::deliveries::next_due)
+            .await
+            .unwrap()
+    }
+
+    async fn set_active(fixture: &OutboxFixture, active: bool) {
+        fixture
+            .store
+            .write(move |conn| {
+                diesel::update(webhooks::table)
+                    .set(webhooks::active.eq(active))
+                    .execute(conn)?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Counted, a paused webhook's waiting deliveries would wake the claimer again and again
+    /// for nothing it may claim.
+    #[tokio::test]
+    async fn a_paused_webhooks_deliveries_are_not_due() {
+        let fixture = OutboxFixture::new().await;
+        let spec = serde_json::from_value(json!({"name": "paused", "endpoint": {"url": "http://127.0.0.1:9/"}, "events": ["x.*"]})).unwrap();
+        let policy = NetworkPolicy::new(&fixture.config.outbound);
+        let webhook = crate::webhooks::create(&fixture.store, &policy, spec, "test")
+            .await
+            .unwrap();
+        set_active(&fixture, false).await;
+        let event = prepare(NewEvent {
+            event_type: "x.waiting".into(),
+            subject: None,
+            data: json!({}),
+            previous: None,
+            changes: None,
+        })
+        .unwrap();
+        fixture
+            .outbox
+            .write(move |tx| tx.emit_to(event, &webhook.id, None))
+            .await
+            .unwrap();
+
+        assert_eq!(next_due(&fixture).await, None, "waiting, not due");
+        set_active(&fixture, true).await;
+        assert!(next_due(&fixture).await.is_some());
+    }
+}

@@ -103,6 +103,12 @@ pub struct DeliveryRunner {
     shared: Arc<Shared>,
 }
 
+/// An event and the webhooks it is to be delivered to.
+pub struct Addressed {
+    pub event: Arc<EncodedEvent>,
+    pub webhooks: Vec<Arc<Webhook>>,
+}
+
 /// Deliveries created in a transaction that has not committed yet. Dropping it (the
 /// transaction failed) gives its reserved places back.
 pub struct NewDeliveries {
@@ -114,6 +120,10 @@ pub struct NewDeliveries {
 impl NewDeliveries {
     pub fn count(&self) -> usize {
         self.created.len()
+    }
+
+    pub fn event(&self) -> &Arc<EncodedEvent> {
+        &self.event
     }
 }
 
@@ -155,84 +165,98 @@ impl DeliveryEngine {
         Ok((Self { shared }, runner))
     }
 
-    /// Inside the transaction that stores `event`: one delivery per subscribed webhook. When
-    /// this process has room, it claims them right away, to send them as soon as the
-    /// transaction commits; otherwise they are due now for the claimer.
+    /// Inside the transaction that stores the events: one delivery per event and webhook, all
+    /// inserted together. When this process has room, it claims them right away, to send them
+    /// as soon as the transaction commits; otherwise they are due now for the claimer.
     pub fn create_deliveries(
         &self,
         conn: &mut AnyConnection,
-        event: Arc<EncodedEvent>,
-        webhooks: Vec<Arc<Webhook>>,
-    ) -> Result<NewDeliveries, StoreError> {
+        addressed: Vec<Addressed>,
+    ) -> Result<Vec<NewDeliveries>, StoreError> {
         let now = now_millis();
-        let reserved = u32::try_from(webhooks.len())
+        let total: usize = addressed.iter().map(|item| item.webhooks.len()).sum();
+        let mut reserved = u32::try_from(total)
             .ok()
             .filter(|&count| count > 0)
             .and_then(|count| {
                 Arc::clone(&self.shared.slots)
                     .try_acquire_many_owned(count)
                     .ok()
-            })
-            .map(|slots| (slots, now + LEASE_MS));
+            });
+        let lease_until = now + LEASE_MS;
         let (lease_owner, due) = match &reserved {
-            Some((_, lease_until)) => (Some(self.shared.owner.clone()), *lease_until),
+            Some(_) => (Some(self.shared.owner.as_str()), lease_until),
             None => (None, now),
         };
-        let created = self.insert_rows(conn, &event, webhooks, lease_owner, due, now)?;
-        Ok(NewDeliveries {
-            event,
-            created,
-            reserved,
-        })
+        let mut rows = Vec::with_capacity(total);
+        let created = addressed
+            .into_iter()
+            .map(|item| {
+                let ids = self.rows_for(&item, lease_owner, due, now, &mut rows);
+                let slots = reserved
+                    .as_mut()
+                    .and_then(|permit| permit.split(ids.len()))
+                    .map(|slots| (slots, lease_until));
+                NewDeliveries {
+                    event: item.event,
+                    created: ids,
+                    reserved: slots,
+                }
+            })
+            .collect();
+        store::deliveries::insert_many(conn, &rows)?;
+        Ok(created)
     }
 
-    /// [`DeliveryEngine::create_deliveries`], due at `due` rather than now: the claimer sends
+    /// One delivery per webhook of `item`, due at `due` rather than now: the claimer sends
     /// them then.
     pub fn create_deliveries_due(
         &self,
         conn: &mut AnyConnection,
-        event: Arc<EncodedEvent>,
-        webhooks: Vec<Arc<Webhook>>,
+        item: Addressed,
         due: i64,
     ) -> Result<NewDeliveries, StoreError> {
-        let created = self.insert_rows(conn, &event, webhooks, None, due, now_millis())?;
+        let mut rows = Vec::with_capacity(item.webhooks.len());
+        let created = self.rows_for(&item, None, due, now_millis(), &mut rows);
+        store::deliveries::insert_many(conn, &rows)?;
         Ok(NewDeliveries {
-            event,
+            event: item.event,
             created,
             reserved: None,
         })
     }
 
-    fn insert_rows(
+    /// Adds `item`'s rows to `rows`; returns their ids with their webhooks.
+    fn rows_for(
         &self,
-        conn: &mut AnyConnection,
-        event: &EncodedEvent,
-        webhooks: Vec<Arc<Webhook>>,
-        lease_owner: Option<String>,
+        item: &Addressed,
+        lease_owner: Option<&str>,
         due: i64,
         now: i64,
-    ) -> Result<Vec<(String, Arc<Webhook>)>, StoreError> {
-        let mut created = Vec::with_capacity(webhooks.len());
-        for webhook in webhooks {
-            let row = DeliveryRow {
-                id: new_id("dlv"),
-                event_id: event.event.id.clone(),
-                webhook_id: webhook.id.clone(),
-                status: PENDING.into(),
-                attempts: 0,
-                max_attempts: i32::try_from(webhook.spec.max_attempts).unwrap_or(i32::MAX),
-                next_attempt_at: due,
-                lease_owner: lease_owner.clone(),
-                initiated_by: "schedule".into(),
-                last_status_code: None,
-                last_error: None,
-                created_at: now,
-                updated_at: now,
-            };
-            store::deliveries::insert(conn, &row)?;
-            created.push((row.id, webhook));
-        }
-        Ok(created)
+        rows: &mut Vec<DeliveryRow>,
+    ) -> Vec<(String, Arc<Webhook>)> {
+        item.webhooks
+            .iter()
+            .map(|webhook| {
+                let id = new_id("dlv");
+                rows.push(DeliveryRow {
+                    id: id.clone(),
+                    event_id: item.event.event.id.clone(),
+                    webhook_id: webhook.id.clone(),
+                    status: PENDING.into(),
+                    attempts: 0,
+                    max_attempts: i32::try_from(webhook.spec.max_attempts).unwrap_or(i32::MAX),
+                    next_attempt_at: due,
+                    lease_owner: lease_owner.map(str::to_owned),
+                    initiated_by: "schedule".into(),
+                    last_status_code: None,
+                    last_error: None,
+                    created_at: now,
+                    updated_at: now,
+                });
+                (id, Arc::clone(webhook))
+            })
+            .collect()
     }
 
     /// After the transaction that created `new` committed: send what this process claimed,

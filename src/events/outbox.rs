@@ -8,7 +8,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
 use super::PreparedEvent;
-use crate::delivery::{DeliveryEngine, NewDeliveries};
+use crate::delivery::{Addressed, DeliveryEngine, NewDeliveries};
 use crate::model::EncodedEvent;
 use crate::store::events::EventRow;
 use crate::store::{self, AnyConnection, Store, StoreError, Transient};
@@ -47,6 +47,22 @@ impl Outbox {
         self.committed(|store, engine| async move {
             store
                 .write(move |conn| Transaction::run(conn, &engine, work))
+                .await
+        })
+        .await
+    }
+
+    /// [`Outbox::write`] in a transaction of its own beside the group commit
+    /// ([`Store::write_apart`]): on PostgreSQL several run at once.
+    pub async fn write_apart<T, E, F>(&self, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.committed(|store, engine| async move {
+            store
+                .write_apart(move |conn| Transaction::run(conn, &engine, work))
                 .await
         })
         .await
@@ -162,16 +178,18 @@ impl<'a> Transaction<'a> {
         also: Option<&str>,
     ) -> Result<Emitted, StoreError> {
         store::events::insert(self.conn, &event.row)?;
-        let mut recipients = self.engine.subscribers(self.conn, &event.event.event)?;
+        let mut webhooks = self.engine.subscribers(self.conn, &event.event.event)?;
         if let Some(id) = also
-            && !recipients.iter().any(|webhook| webhook.id == id)
+            && !webhooks.iter().any(|webhook| webhook.id == id)
         {
-            recipients.extend(self.webhook(id)?);
+            webhooks.extend(self.webhook(id)?);
         }
-        let created =
-            self.engine
-                .create_deliveries(self.conn, Arc::clone(&event.event), recipients)?;
-        Ok(self.keep(event.event, created))
+        let addressed = Addressed {
+            event: event.event,
+            webhooks,
+        };
+        let created = self.engine.create_deliveries(self.conn, vec![addressed])?;
+        Ok(self.keep(created).remove(0))
     }
 
     /// Stores `event` with one delivery, to the webhook `id` alone whatever it subscribes to,
@@ -183,15 +201,44 @@ impl<'a> Transaction<'a> {
         due: Option<i64>,
     ) -> Result<Emitted, StoreError> {
         store::events::insert(self.conn, &event.row)?;
-        let recipients = self.webhook(id)?.into_iter().collect();
+        let addressed = Addressed {
+            event: event.event,
+            webhooks: self.webhook(id)?.into_iter().collect(),
+        };
         let engine = self.engine;
         let created = match due {
-            Some(due) => {
-                engine.create_deliveries_due(self.conn, Arc::clone(&event.event), recipients, due)
-            }
-            None => engine.create_deliveries(self.conn, Arc::clone(&event.event), recipients),
-        }?;
-        Ok(self.keep(event.event, created))
+            Some(due) => vec![engine.create_deliveries_due(self.conn, addressed, due)?],
+            None => engine.create_deliveries(self.conn, vec![addressed])?,
+        };
+        Ok(self.keep(created).remove(0))
+    }
+
+    /// Stores many events, each with one delivery to the webhook it names whatever that
+    /// webhook subscribes to, in few statements: for what the gateway fires itself, many at
+    /// once (schedules).
+    pub fn emit_each_to(
+        &mut self,
+        events: Vec<(PreparedEvent, &str)>,
+    ) -> Result<Vec<Emitted>, StoreError> {
+        let rows: Vec<EventRow> = events.iter().map(|(event, _)| event.row.clone()).collect();
+        store::events::insert_many(self.conn, &rows)?;
+        let mut ids: Vec<String> = events.iter().map(|(_, id)| (*id).to_owned()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let webhooks = self.engine.webhooks(self.conn, &ids)?;
+        let addressed = events
+            .into_iter()
+            .map(|(event, id)| Addressed {
+                event: event.event,
+                webhooks: webhooks
+                    .iter()
+                    .filter(|webhook| webhook.id == id)
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        let created = self.engine.create_deliveries(self.conn, addressed)?;
+        Ok(self.keep(created))
     }
 
     /// Stores encoded events (none about an incident), many at once, and one delivery per
@@ -200,28 +247,31 @@ impl<'a> Transaction<'a> {
     pub fn emit_rows(&mut self, rows: &[EventRow]) -> Result<(), StoreError> {
         store::events::insert_many(self.conn, rows)?;
         let mut subscribers: Vec<(&str, Vec<Arc<Webhook>>)> = Vec::new();
+        let mut addressed = Vec::new();
         for row in rows {
             let known = subscribers
                 .iter()
                 .find(|(event_type, _)| *event_type == row.event_type);
-            let recipients = match known {
-                Some((_, recipients)) => recipients.clone(),
+            let webhooks = match known {
+                Some((_, webhooks)) => webhooks.clone(),
                 None => {
-                    let recipients = self.engine.subscribers_to(self.conn, &row.event_type)?;
-                    subscribers.push((&row.event_type, recipients.clone()));
-                    recipients
+                    let webhooks = self.engine.subscribers_to(self.conn, &row.event_type)?;
+                    subscribers.push((&row.event_type, webhooks.clone()));
+                    webhooks
                 }
             };
-            if recipients.is_empty() {
+            if webhooks.is_empty() {
                 continue;
             }
             let event = EncodedEvent::decode(row.payload.clone())
                 .map_err(|error| StoreError::Corrupt(format!("event {}: {error}", row.id)))?;
-            let created = self
-                .engine
-                .create_deliveries(self.conn, Arc::new(event), recipients)?;
-            self.created.push(created);
+            addressed.push(Addressed {
+                event: Arc::new(event),
+                webhooks,
+            });
         }
+        let created = self.engine.create_deliveries(self.conn, addressed)?;
+        self.keep(created);
         Ok(())
     }
 
@@ -234,10 +284,17 @@ impl<'a> Transaction<'a> {
             .next())
     }
 
-    fn keep(&mut self, event: Arc<EncodedEvent>, created: NewDeliveries) -> Emitted {
-        let deliveries = created.count();
-        self.created.push(created);
-        Emitted { event, deliveries }
+    /// Keeps deliveries to start at commit; returns what each event got.
+    fn keep(&mut self, created: Vec<NewDeliveries>) -> Vec<Emitted> {
+        let emitted = created
+            .iter()
+            .map(|deliveries| Emitted {
+                event: Arc::clone(deliveries.event()),
+                deliveries: deliveries.count(),
+            })
+            .collect();
+        self.created.extend(created);
+        emitted
     }
 }
 

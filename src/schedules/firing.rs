@@ -1,27 +1,81 @@
 //! Firing in the database. A pass claims the schedules that are due (locking their rows),
 //! fires each one's due time and moves it on to the next, all in one transaction: a due time is
 //! fired and consumed together or not at all, so it fires once across every process, and one
-//! taken by a process that dies is fired by the next pass of another.
+//! taken by a process that dies is fired by the next pass of another. A batch's events,
+//! deliveries and runs are each stored in a few statements, whatever the batch's size.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::spec::{Compiled, Missed};
 use super::{Schedule, ScheduleError};
-use crate::events::{self, NewEvent, Outbox, Transaction};
+use crate::events::{self, NewEvent, Outbox, PreparedEvent, Transaction};
 use crate::ids::new_id;
-use crate::store::schedules::{RunRow, ScheduleRow};
+use crate::store::schedules::{Advance, RunRow, ScheduleRow};
 use crate::store::{self, StoreError};
 use crate::templates::Globals;
 use crate::timestamp::{now_millis, to_rfc3339};
 
 pub const EVENT_TYPE: &str = "schedule.fired";
-/// Schedules claimed and fired per transaction.
-const BATCH: i64 = 256;
+/// Schedules claimed and fired per transaction: a large batch costs few statements more than
+/// a small one.
+const BATCH: i64 = 1000;
+/// Batches fired at once on PostgreSQL, each on a connection of its own.
+const PARALLEL_POSTGRES: usize = 4;
 /// A due time reached more than this after it passed counts as missed: no process was
 /// running, or none could keep up.
 const ON_TIME_MS: i64 = 60_000;
 /// Missed due times are counted up to this many.
 const MISSED_COUNTED: u64 = 10_000;
+
+/// A schedule as firing reads it: parsing the definition and compiling its cron and
+/// templates is most of what a firing costs, so it is kept while `updated_at` is unchanged.
+pub struct Readable {
+    updated_at: i64,
+    schedule: Schedule,
+    compiled: Compiled,
+}
+
+#[derive(Default)]
+pub struct ReadableSchedules {
+    kept: Mutex<HashMap<String, Arc<Readable>>>,
+}
+
+impl ReadableSchedules {
+    fn get(&self, row: &ScheduleRow) -> Result<Arc<Readable>, String> {
+        if let Some(kept) = self
+            .lock()
+            .get(&row.id)
+            .filter(|kept| kept.updated_at == row.updated_at)
+        {
+            return Ok(Arc::clone(kept));
+        }
+        let schedule = Schedule::from_row(row).map_err(|error| error.to_string())?;
+        let compiled = schedule.compile().map_err(|invalid| invalid.to_string())?;
+        let readable = Arc::new(Readable {
+            updated_at: row.updated_at,
+            schedule,
+            compiled,
+        });
+        self.lock().insert(row.id.clone(), Arc::clone(&readable));
+        Ok(readable)
+    }
+
+    /// Drops a deleted schedule.
+    pub fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Readable>>> {
+        // A panic while holding this lock cannot leave the map inconsistent: keep using it.
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// One firing about to be stored.
 struct Firing<'a> {
@@ -34,16 +88,40 @@ struct Firing<'a> {
     missed: u64,
 }
 
-/// Fires every schedule due at `now`, a batch per transaction; returns how many fired.
-pub async fn fire_due(outbox: &Outbox, globals: &Globals, now: i64) -> Result<usize, StoreError> {
+/// What a claimed schedule does in this pass.
+struct Decision {
+    readable: Arc<Readable>,
+    /// The due time it fires for, and how many it missed before it; `None` to fire nothing.
+    fires: Option<(i64, u64)>,
+    next_due_at: Option<i64>,
+}
+
+/// Fires every schedule due at `now`, a batch per transaction, several batches at once on
+/// PostgreSQL (each claims rows the others skip); returns how many fired.
+pub async fn fire_due(
+    outbox: &Outbox,
+    readable: &Arc<ReadableSchedules>,
+    globals: &Globals,
+    now: i64,
+) -> Result<usize, StoreError> {
+    let parallel = if outbox.store().is_sqlite() {
+        1
+    } else {
+        PARALLEL_POSTGRES
+    };
     let mut fired = 0;
     loop {
-        let globals = globals.clone();
-        let (claimed, batch) = outbox
-            .write(move |tx| fire_batch(tx, &globals, now))
-            .await?;
-        fired += batch;
-        if i64::try_from(claimed).unwrap_or(i64::MAX) < BATCH {
+        let batches = (0..parallel).map(|_| {
+            let (globals, readable) = (globals.clone(), Arc::clone(readable));
+            outbox.write_apart(move |tx| fire_batch(tx, &readable, &globals, now))
+        });
+        let mut exhausted = false;
+        for outcome in join_all(batches).await {
+            let (claimed, batch) = outcome?;
+            fired += batch;
+            exhausted |= i64::try_from(claimed).unwrap_or(i64::MAX) < BATCH;
+        }
+        if exhausted {
             return Ok(fired);
         }
     }
@@ -52,73 +130,79 @@ pub async fn fire_due(outbox: &Outbox, globals: &Globals, now: i64) -> Result<us
 /// Returns how many schedules were claimed and how many of them fired.
 fn fire_batch(
     tx: &mut Transaction<'_>,
+    readable: &ReadableSchedules,
     globals: &Globals,
     now: i64,
 ) -> Result<(usize, usize), StoreError> {
     let rows = store::schedules::claim_due(tx, now, BATCH)?;
-    let mut fired = 0;
+    let mut advances = Vec::with_capacity(rows.len());
+    let mut decisions = Vec::with_capacity(rows.len());
     for row in &rows {
-        if fire_claimed(tx, row, globals, now)? {
-            fired += 1;
+        match decide(readable, row, now) {
+            Ok(decision) => decisions.push(decision),
+            Err(problem) => {
+                // Checked when saved; only an upgrade or a hand-edited row can get here, and
+                // `check-config` names it. Stopped rather than claimed again and again.
+                tracing::error!(schedule = %row.name, %problem, "a stored schedule cannot be read; it is stopped");
+                advances.push(Advance {
+                    id: row.id.clone(),
+                    next_due_at: None,
+                    fired_at: None,
+                });
+            }
         }
     }
+    // The row lock makes a second firing of a due time impossible; the unique key of runs
+    // stands behind it, and a due time it already holds is only moved on.
+    let wanted: Vec<(&str, i64)> = decisions
+        .iter()
+        .filter_map(|decision| Some((decision.readable.schedule.id.as_str(), decision.fires?.0)))
+        .collect();
+    let fired_before: HashSet<(String, i64)> = store::schedules::fired_already(tx, &wanted)?;
+    let mut firings = Vec::new();
+    for decision in &decisions {
+        let schedule = &decision.readable.schedule;
+        let fires = decision
+            .fires
+            .filter(|(due_at, _)| !fired_before.contains(&(schedule.id.clone(), *due_at)));
+        if let Some((due_at, missed)) = fires {
+            firings.push(Firing {
+                schedule,
+                compiled: &decision.readable.compiled,
+                due_at,
+                fired_at: now,
+                manual: false,
+                missed,
+            });
+        }
+        advances.push(Advance {
+            id: schedule.id.clone(),
+            next_due_at: decision.next_due_at,
+            fired_at: fires.map(|_| now),
+        });
+    }
+    let fired = store_firings(tx, &firings, globals)?.len();
+    store::schedules::advance(tx, advances)?;
     Ok((rows.len(), fired))
 }
 
-/// Fires a claimed schedule's due time (and what it missed, as its `missed` rule says) and
-/// moves it on; returns whether it fired.
-fn fire_claimed(
-    tx: &mut Transaction<'_>,
-    row: &ScheduleRow,
-    globals: &Globals,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let Some(due) = row.next_due_at else {
-        return Ok(false);
-    };
-    let (schedule, compiled) = match readable(row) {
-        Ok(readable) => readable,
-        Err(problem) => {
-            // Checked when saved; only an upgrade or a hand-edited row can get here, and
-            // `check-config` names it. Stopped rather than claimed again and again.
-            tracing::error!(schedule = %row.name, %problem, "a stored schedule cannot be read; it is stopped");
-            store::schedules::advance(tx, &row.id, None, None)?;
-            return Ok(false);
-        }
-    };
-    let plan = &compiled.plan;
+/// Which due time a claimed schedule fires for (the latest that passed, and what it missed
+/// before, as its `missed` rule says), and its next due time.
+fn decide(readable: &ReadableSchedules, row: &ScheduleRow, now: i64) -> Result<Decision, String> {
+    let readable = readable.get(row)?;
+    let plan = &readable.compiled.plan;
+    let due = row.next_due_at.unwrap_or(now);
     let latest = plan.latest_until(due, now);
     let missed = plan.count_between(due - 1, latest, MISSED_COUNTED);
-    let fires = match schedule.spec.missed {
+    let fires = match readable.schedule.spec.missed {
         Missed::Once => true,
         Missed::Skip => now - latest <= ON_TIME_MS,
     };
-    let mut fired = false;
-    if fires {
-        let firing = Firing {
-            schedule: &schedule,
-            compiled: &compiled,
-            due_at: latest,
-            fired_at: now,
-            manual: false,
-            missed,
-        };
-        // A due time already fired (the unique key says so) is only moved on.
-        match tx.savepoint(|tx| store_firing(tx, &firing, globals)) {
-            Ok(_) => fired = true,
-            Err(error) if error.is_unique_violation() => {}
-            Err(error) => return Err(error),
-        }
-    }
-    let next = plan.next_after(now);
-    store::schedules::advance(tx, &row.id, next, fired.then_some(now))?;
-    Ok(fired)
-}
-
-fn readable(row: &ScheduleRow) -> Result<(Schedule, Compiled), String> {
-    let schedule = Schedule::from_row(row).map_err(|error| error.to_string())?;
-    let compiled = schedule.compile().map_err(|invalid| invalid.to_string())?;
-    Ok((schedule, compiled))
+    Ok(Decision {
+        fires: fires.then_some((latest, missed)),
+        next_due_at: plan.next_after(now),
+        readable,
+    })
 }
 
 /// Fires `schedule` now, by hand: outside its windows too, and while disabled.
@@ -137,17 +221,47 @@ pub fn fire_now(
         manual: true,
         missed: 0,
     };
-    let run = store_firing(tx, &firing, globals)?;
+    let run = store_firings(tx, std::slice::from_ref(&firing), globals)?.remove(0);
     store::schedules::mark_fired(tx, &schedule.id, now)?;
     Ok(run)
 }
 
-/// Stores the `schedule.fired` event with its delivery to the schedule's webhook, and the run.
-fn store_firing(
+/// Stores each firing's `schedule.fired` event, with its delivery to the schedule's webhook,
+/// and its run.
+fn store_firings(
     tx: &mut Transaction<'_>,
-    firing: &Firing<'_>,
+    firings: &[Firing<'_>],
     globals: &Globals,
-) -> Result<RunRow, StoreError> {
+) -> Result<Vec<RunRow>, StoreError> {
+    let events = firings
+        .iter()
+        .map(|firing| {
+            Ok((
+                fired_event(firing, globals)?,
+                firing.schedule.spec.webhook.as_str(),
+            ))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let emitted = tx.emit_each_to(events)?;
+    let runs: Vec<RunRow> = firings
+        .iter()
+        .zip(emitted)
+        .map(|(firing, emitted)| RunRow {
+            id: new_id("run"),
+            schedule_id: firing.schedule.id.clone(),
+            due_at: firing.due_at,
+            fired_at: firing.fired_at,
+            manual: firing.manual,
+            missed: i64::try_from(firing.missed).unwrap_or(i64::MAX),
+            event_id: emitted.event.event.id.clone(),
+        })
+        .collect();
+    store::schedules::insert_runs(tx, &runs)?;
+    Ok(runs)
+}
+
+/// The `schedule.fired` event of a firing, its payload rendered.
+fn fired_event(firing: &Firing<'_>, globals: &Globals) -> Result<PreparedEvent, StoreError> {
     let schedule = firing.schedule;
     let (due_at, fired_at) = (to_rfc3339(firing.due_at), to_rfc3339(firing.fired_at));
     let context = json!({
@@ -172,25 +286,13 @@ fn store_firing(
             data["payload_error"] = error.to_string().into();
         }
     }
-    let event = events::prepare(NewEvent {
+    events::prepare(NewEvent {
         event_type: EVENT_TYPE.into(),
         subject: Some(schedule.id.clone()),
         data,
         previous: None,
         changes: None,
-    })?;
-    let emitted = tx.emit_to(event, &schedule.spec.webhook, None)?;
-    let run = RunRow {
-        id: new_id("run"),
-        schedule_id: schedule.id.clone(),
-        due_at: firing.due_at,
-        fired_at: firing.fired_at,
-        manual: firing.manual,
-        missed: i64::try_from(firing.missed).unwrap_or(i64::MAX),
-        event_id: emitted.event.event.id.clone(),
-    };
-    store::schedules::insert_run(tx, &run)?;
-    Ok(run)
+    })
 }
 
 #[cfg(test)]
@@ -262,9 +364,14 @@ mod tests {
 
     async fn fire_at(setup: &Setup, now: i64) -> usize {
         let globals = setup.fixture.globals.current();
-        fire_due(&setup.fixture.outbox, &globals, now)
-            .await
-            .unwrap()
+        fire_due(
+            &setup.fixture.outbox,
+            &setup.schedules.readable,
+            &globals,
+            now,
+        )
+        .await
+        .unwrap()
     }
 
     async fn runs(setup: &Setup) -> Vec<crate::schedules::Run> {

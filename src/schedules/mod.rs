@@ -110,6 +110,7 @@ impl Schedule {
 pub struct Schedules {
     outbox: Outbox,
     globals: GlobalsSource,
+    readable: Arc<firing::ReadableSchedules>,
     /// Wakes this process's scheduler when a schedule changed here.
     changed: Arc<Notify>,
 }
@@ -119,6 +120,7 @@ impl Schedules {
         Self {
             outbox,
             globals,
+            readable: Arc::default(),
             changed: Arc::new(Notify::new()),
         }
     }
@@ -225,6 +227,7 @@ impl Schedules {
 
     /// Deletes a schedule: from the next due time on, nothing fires. Its runs go with it.
     pub async fn delete(&self, id: &str, actor: &str) -> Result<(), ScheduleError> {
+        self.readable.forget(id);
         let (id, actor) = (id.to_owned(), actor.to_owned());
         self.outbox
             .store()

@@ -39,7 +39,13 @@ pub async fn run(schedules: Schedules, stop: CancellationToken) {
 /// Fires what is due now; returns how long to sleep before the next due time.
 async fn pass(schedules: &Schedules) -> Result<Duration, StoreError> {
     let globals = schedules.globals.current();
-    let fired = fire_due(&schedules.outbox, &globals, now_millis()).await?;
+    let fired = fire_due(
+        &schedules.outbox,
+        &schedules.readable,
+        &globals,
+        now_millis(),
+    )
+    .await?;
     let next = schedules
         .outbox
         .store()

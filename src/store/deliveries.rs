@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
-use super::schema::{deliveries, delivery_attempts};
-use super::{AnyConnection, Page, PageRequest, StoreError};
+use super::schema::{deliveries, delivery_attempts, webhooks};
+use super::{AnyConnection, Page, PageRequest, StoreError, insert_in_chunks};
 use crate::ids::id_bound_at;
 
 pub const PENDING: &str = "pending";
@@ -65,11 +65,9 @@ pub struct ClaimedRow {
 
 /// On the concrete connection, whose statement cache holds the prepared insert (through the
 /// multi-backend type the statement is rebuilt as text for every row).
-pub fn insert(conn: &mut AnyConnection, row: &DeliveryRow) -> Result<(), StoreError> {
-    crate::on_backend!(conn, |c| diesel::insert_into(deliveries::table)
-        .values(row)
-        .execute(c))?;
-    Ok(())
+/// Many deliveries in few statements ([`insert_in_chunks`]).
+pub fn insert_many(conn: &mut AnyConnection, rows: &[DeliveryRow]) -> Result<(), StoreError> {
+    insert_in_chunks!(conn, deliveries::table, rows)
 }
 
 const CLAIM_POSTGRES: &str = "UPDATE deliveries SET lease_owner = $1, next_attempt_at = $2 \
@@ -112,10 +110,16 @@ pub fn claim_due(
     })
 }
 
-/// When the earliest pending delivery falls due, if any is pending.
+/// When the earliest pending delivery of an active webhook falls due, if any is pending. A
+/// paused webhook's deliveries wait, so they are not due: counted, they would wake the claimer
+/// over and over for nothing it may claim.
 pub fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, StoreError> {
+    let active = webhooks::table
+        .filter(webhooks::active.eq(true))
+        .select(webhooks::id);
     Ok(deliveries::table
         .filter(deliveries::status.eq(PENDING))
+        .filter(deliveries::webhook_id.eq_any(active))
         .select(diesel::dsl::min(deliveries::next_attempt_at))
         .first::<Option<i64>>(conn)?)
 }

@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 
 use super::schema::{deliveries, events};
-use super::{AnyConnection, Page, PageRequest, StoreError};
+use super::{AnyConnection, Page, PageRequest, StoreError, insert_in_chunks};
 use crate::ids::id_bound_at;
 
 /// `None` is inserted as NULL rather than left out, so the insert is the same statement for every
@@ -27,31 +27,9 @@ pub fn insert(conn: &mut AnyConnection, row: &EventRow) -> Result<(), StoreError
     Ok(())
 }
 
-/// Many events in few statements: per row, a multi-row insert costs a fraction of a
-/// statement of its own. The rows go in chunks of fixed sizes, largest first: a chunk of a
-/// fixed size is the same statement every time, prepared once and kept by diesel, where a
-/// slice of any length would be new SQL text to build and prepare on every batch. 256 rows
-/// bind 1,280 values, well under SQLite's 32,766 and PostgreSQL's 65,535.
+/// Many events in few statements ([`insert_in_chunks`]).
 pub fn insert_many(conn: &mut AnyConnection, rows: &[EventRow]) -> Result<(), StoreError> {
-    let mut rest = rows;
-    insert_chunks_of::<256>(conn, &mut rest)?;
-    insert_chunks_of::<32>(conn, &mut rest)?;
-    insert_chunks_of::<4>(conn, &mut rest)?;
-    insert_chunks_of::<1>(conn, &mut rest)
-}
-
-/// Inserts the front of `rows` in chunks of `N`, leaving fewer than `N` rows behind.
-fn insert_chunks_of<const N: usize>(
-    conn: &mut AnyConnection,
-    rows: &mut &[EventRow],
-) -> Result<(), StoreError> {
-    while let Some((chunk, rest)) = rows.split_first_chunk::<N>() {
-        crate::on_backend!(conn, |c| diesel::insert_into(events::table)
-            .values(chunk)
-            .execute(c))?;
-        *rows = rest;
-    }
-    Ok(())
+    insert_in_chunks!(conn, events::table, rows)
 }
 
 pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<EventRow>, StoreError> {

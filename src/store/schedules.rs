@@ -2,11 +2,13 @@
 //! definition, and their runs. Claiming due schedules locks their rows until the transaction
 //! that fires them ends; on PostgreSQL rows another process holds are skipped, not waited for.
 
+use std::collections::{HashMap, HashSet};
+
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use super::schema::{deliveries, schedule_runs, schedules};
-use super::{AnyConnection, Page, PageRequest, StoreError};
+use super::{AnyConnection, Page, PageRequest, StoreError, insert_in_chunks};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = schedules)]
@@ -132,27 +134,63 @@ pub fn claim_due(
     })
 }
 
-/// Moves a schedule on after a firing: its next due time (`None` when none is left) and,
+/// How a schedule moves on after a pass: its next due time (`None` when none is left) and,
 /// when it fired, when.
-pub fn advance(
-    conn: &mut AnyConnection,
-    id: &str,
-    next_due_at: Option<i64>,
-    fired_at: Option<i64>,
-) -> Result<(), StoreError> {
-    let target = schedules::table.find(id);
-    match fired_at {
-        Some(fired_at) => diesel::update(target)
-            .set((
-                schedules::next_due_at.eq(next_due_at),
-                schedules::last_fired_at.eq(fired_at),
-            ))
-            .execute(conn)?,
-        None => diesel::update(target)
-            .set(schedules::next_due_at.eq(next_due_at))
-            .execute(conn)?,
-    };
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advance {
+    pub id: String,
+    pub next_due_at: Option<i64>,
+    pub fired_at: Option<i64>,
+}
+
+/// Moves schedules on, one statement per distinct outcome: schedules due at the same time on
+/// the same recurrence move on together.
+pub fn advance(conn: &mut AnyConnection, advances: Vec<Advance>) -> Result<(), StoreError> {
+    let mut groups: HashMap<(Option<i64>, Option<i64>), Vec<String>> = HashMap::new();
+    for advance in advances {
+        groups
+            .entry((advance.next_due_at, advance.fired_at))
+            .or_default()
+            .push(advance.id);
+    }
+    for ((next_due_at, fired_at), ids) in groups {
+        let target = schedules::table.filter(schedules::id.eq_any(&ids));
+        match fired_at {
+            Some(fired_at) => diesel::update(target)
+                .set((
+                    schedules::next_due_at.eq(next_due_at),
+                    schedules::last_fired_at.eq(fired_at),
+                ))
+                .execute(conn)?,
+            None => diesel::update(target)
+                .set(schedules::next_due_at.eq(next_due_at))
+                .execute(conn)?,
+        };
+    }
     Ok(())
+}
+
+/// Which of these (schedule, due time) pairs already fired on their own (not by hand).
+pub fn fired_already(
+    conn: &mut AnyConnection,
+    wanted: &[(&str, i64)],
+) -> Result<HashSet<(String, i64)>, StoreError> {
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<&str> = wanted.iter().map(|(id, _)| *id).collect();
+    let due: Vec<i64> = wanted.iter().map(|(_, due_at)| *due_at).collect();
+    let found: Vec<(String, i64)> = schedule_runs::table
+        .filter(schedule_runs::manual.eq(false))
+        .filter(schedule_runs::schedule_id.eq_any(&ids))
+        .filter(schedule_runs::due_at.eq_any(&due))
+        .select((schedule_runs::schedule_id, schedule_runs::due_at))
+        .load(conn)?;
+    let wanted: HashSet<(&str, i64)> = wanted.iter().copied().collect();
+    Ok(found
+        .into_iter()
+        .filter(|(id, due_at)| wanted.contains(&(id.as_str(), *due_at)))
+        .collect())
 }
 
 /// Records when a schedule was last fired (by hand).
@@ -171,11 +209,9 @@ pub fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, StoreError> {
         .first::<Option<i64>>(conn)?)
 }
 
-pub fn insert_run(conn: &mut AnyConnection, run: &RunRow) -> Result<(), StoreError> {
-    diesel::insert_into(schedule_runs::table)
-        .values(run)
-        .execute(conn)?;
-    Ok(())
+/// Many runs in few statements ([`insert_in_chunks`]).
+pub fn insert_runs(conn: &mut AnyConnection, runs: &[RunRow]) -> Result<(), StoreError> {
+    insert_in_chunks!(conn, schedule_runs::table, runs)
 }
 
 /// A page of a schedule's runs, newest first, with the deliveries of their events.

@@ -56,6 +56,20 @@ impl<T, E, F> Typed<T, E, F> {
     }
 }
 
+/// Runs `work` in a transaction (a savepoint inside one): committed when it succeeds, rolled
+/// back when it fails, with its own error.
+pub(super) fn in_transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<StoreError>,
+{
+    conn.transaction(|conn| work(conn).map_err(Failure::Work))
+        .map_err(|failure| match failure {
+            Failure::Work(error) => error,
+            Failure::Database(error) => StoreError::from(error).into(),
+        })
+}
+
 /// Carries the job's own error or diesel's out of `Connection::transaction`.
 enum Failure<E> {
     Work(E),
@@ -77,13 +91,7 @@ where
     fn run(&mut self, conn: &mut AnyConnection) {
         let Some(work) = self.work.take() else { return };
         // Inside the batch's transaction this is a savepoint.
-        let outcome = conn
-            .transaction(|conn| work(conn).map_err(Failure::Work))
-            .map_err(|failure| match failure {
-                Failure::Work(error) => error,
-                Failure::Database(error) => StoreError::from(error).into(),
-            });
-        self.outcome = Some(outcome);
+        self.outcome = Some(in_transaction(conn, work));
     }
 
     fn finish(self: Box<Self>, committed: Result<(), String>) {
