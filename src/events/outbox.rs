@@ -14,6 +14,15 @@ use crate::store::events::EventRow;
 use crate::store::{self, AnyConnection, Store, StoreError, Transient};
 use crate::webhooks::Webhook;
 
+/// Which transaction a write runs in.
+#[derive(Clone, Copy)]
+enum Committing {
+    /// The writers' group commit, shared with other writes.
+    Grouped,
+    /// One of its own beside it.
+    Apart,
+}
+
 /// Writes that may emit events. Cheap to clone.
 #[derive(Clone)]
 pub struct Outbox {
@@ -44,12 +53,7 @@ impl Outbox {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.committed(|store, engine| async move {
-            store
-                .write(move |conn| Transaction::run(conn, &engine, work))
-                .await
-        })
-        .await
+        self.write_as(Committing::Grouped, work).await
     }
 
     /// [`Outbox::write`] in a transaction of its own beside the group commit
@@ -60,10 +64,21 @@ impl Outbox {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.write_as(Committing::Apart, work).await
+    }
+
+    async fn write_as<T, E, F>(&self, committing: Committing, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         self.committed(|store, engine| async move {
-            store
-                .write_apart(move |conn| Transaction::run(conn, &engine, work))
-                .await
+            let work = move |conn: &mut AnyConnection| Transaction::run(conn, &engine, work);
+            match committing {
+                Committing::Grouped => store.write(work).await,
+                Committing::Apart => store.write_apart(work).await,
+            }
         })
         .await
     }
