@@ -4,12 +4,13 @@
 //! taken by a process that dies is fired by the next pass of another. A batch's events,
 //! deliveries and runs are each stored in a few statements, whatever the batch's size.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
+use super::readable::{Readable, ReadableSchedules};
 use super::spec::{Compiled, Missed};
 use super::{Schedule, ScheduleError};
 use crate::events::{self, NewEvent, Outbox, PreparedEvent, Transaction};
@@ -30,52 +31,6 @@ const PARALLEL_POSTGRES: usize = 4;
 const ON_TIME_MS: i64 = 60_000;
 /// Missed due times are counted up to this many.
 const MISSED_COUNTED: u64 = 10_000;
-
-/// A schedule as firing reads it: parsing the definition and compiling its cron and
-/// templates is most of what a firing costs, so it is kept while `updated_at` is unchanged.
-pub struct Readable {
-    updated_at: i64,
-    schedule: Schedule,
-    compiled: Compiled,
-}
-
-#[derive(Default)]
-pub struct ReadableSchedules {
-    kept: Mutex<HashMap<String, Arc<Readable>>>,
-}
-
-impl ReadableSchedules {
-    fn get(&self, row: &ScheduleRow) -> Result<Arc<Readable>, String> {
-        if let Some(kept) = self
-            .lock()
-            .get(&row.id)
-            .filter(|kept| kept.updated_at == row.updated_at)
-        {
-            return Ok(Arc::clone(kept));
-        }
-        let schedule = Schedule::from_row(row).map_err(|error| error.to_string())?;
-        let compiled = schedule.compile().map_err(|invalid| invalid.to_string())?;
-        let readable = Arc::new(Readable {
-            updated_at: row.updated_at,
-            schedule,
-            compiled,
-        });
-        self.lock().insert(row.id.clone(), Arc::clone(&readable));
-        Ok(readable)
-    }
-
-    /// Drops a deleted schedule.
-    pub fn forget(&self, id: &str) {
-        self.lock().remove(id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Readable>>> {
-        // A panic while holding this lock cannot leave the map inconsistent: keep using it.
-        self.kept
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
 
 /// One firing about to be stored.
 struct Firing<'a> {

@@ -7,6 +7,7 @@
 mod due;
 mod firing;
 mod payload;
+mod readable;
 mod scheduler;
 mod spec;
 
@@ -110,7 +111,7 @@ impl Schedule {
 pub struct Schedules {
     outbox: Outbox,
     globals: GlobalsSource,
-    readable: Arc<firing::ReadableSchedules>,
+    readable: Arc<readable::ReadableSchedules>,
     /// Wakes this process's scheduler when a schedule changed here.
     changed: Arc<Notify>,
 }
