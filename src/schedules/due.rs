@@ -7,13 +7,18 @@
 //! through twice fires on its first pass only (cron patterns follow croner's Vixie-cron rules,
 //! and the second pass of a repeated hour is left out for every pattern).
 
-use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike};
+use chrono::{
+    DateTime, Datelike, LocalResult, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Timelike,
+};
 use chrono_tz::Tz;
 use croner::Cron;
 
 const DAY_MS: i64 = 86_400_000;
-/// A plan whose windows admit none of this many candidates in a row has no due time left.
-const MAX_CANDIDATES: usize = 100_000;
+/// Due times are looked for this far ahead: a plan with none within it has none (a leap day
+/// comes within it; the 31st of February never does).
+const HORIZON_MS: i64 = 5 * 366 * DAY_MS;
+/// Windows a search may skip to before giving up, within the horizon.
+const MAX_WINDOW_SKIPS: usize = 10_000;
 
 /// How due times recur.
 #[derive(Debug, Clone)]
@@ -62,17 +67,39 @@ impl Plan {
             Some(start) if start > t => start - 1,
             _ => t,
         };
+        let horizon = from.saturating_add(HORIZON_MS);
         let mut candidate = self.candidate_after(from)?;
-        for _ in 0..MAX_CANDIDATES {
-            if self.end.is_some_and(|end| candidate > end) {
+        for _ in 0..MAX_WINDOW_SKIPS {
+            if candidate > horizon || self.end.is_some_and(|end| candidate > end) {
                 return None;
             }
             if self.in_windows(candidate) {
                 return Some(candidate);
             }
-            candidate = self.candidate_after(candidate)?;
+            // On to the first candidate of the next window, however many lie outside.
+            let opening = self.next_opening(candidate)?;
+            candidate = self.candidate_after(opening - 1)?;
         }
         None
+    }
+
+    /// When the next window after `t` opens.
+    fn next_opening(&self, t: i64) -> Option<i64> {
+        let today = self.local(t)?.date_naive();
+        (0..=7)
+            .filter_map(|offset| today.checked_add_signed(TimeDelta::days(offset)))
+            .flat_map(|day| {
+                let weekday = day.weekday().num_days_from_monday() as usize;
+                self.windows
+                    .iter()
+                    .filter(move |window| window.days[weekday])
+                    .filter_map(move |window| {
+                        let from = NaiveTime::from_num_seconds_from_midnight_opt(window.from, 0)?;
+                        resolve(&self.zone, day.and_time(from))
+                    })
+            })
+            .filter(|&opening| opening > t)
+            .min()
     }
 
     /// The next `count` due times after `t`.
@@ -175,13 +202,37 @@ impl Plan {
 
     fn cron_after(&self, cron: &Cron, t: i64) -> Option<i64> {
         let start = self.local(t)?;
-        let wall = start.naive_local();
+        let floor = self.wall_floor(&start);
         let mut next = cron.find_next_occurrence(&start, false).ok()?;
         // The second pass of a repeated hour brings back wall-clock times already due.
-        while next.naive_local() <= wall {
+        while next.naive_local() <= floor {
             next = cron.find_next_occurrence(&next, false).ok()?;
         }
         Some(next.timestamp_millis())
+    }
+
+    /// Wall-clock times up to this one were due by `start`: its own, and on the second pass of a
+    /// repeated hour every wall-clock time of that hour, which the first pass went through.
+    fn wall_floor(&self, start: &DateTime<Tz>) -> NaiveDateTime {
+        let wall = start.naive_local();
+        let second_pass = matches!(self.zone.from_local_datetime(&wall),
+            LocalResult::Ambiguous(first, _) if first.timestamp_millis() != start.timestamp_millis());
+        if !second_pass {
+            return wall;
+        }
+        let mut floor = wall;
+        // A repeated range lasts minutes to hours.
+        for _ in 0..24 * 60 {
+            let later = floor + TimeDelta::minutes(1);
+            if !matches!(
+                self.zone.from_local_datetime(&later),
+                LocalResult::Ambiguous(..)
+            ) {
+                break;
+            }
+            floor = later;
+        }
+        floor.with_second(59).unwrap_or(floor)
     }
 }
 
@@ -427,6 +478,45 @@ mod tests {
             every.count_between(first - 1, now, 100),
             100,
             "counted up to the cap"
+        );
+    }
+
+    #[test]
+    fn a_fast_step_inside_weekday_hours_goes_on_after_the_weekend() {
+        let office = serde_json::json!({"every": "1s", "start_at": "2026-12-04T00:00:00+01:00",
+            "timezone": "Europe/Berlin", "windows": [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "18:00"}]});
+        assert_eq!(
+            upcoming(office, "2026-12-01T00:00:00Z", "2026-12-04T16:59:58Z", 3),
+            [
+                "2026-12-04T16:59:59.000Z",
+                "2026-12-07T07:00:00.000Z",
+                "2026-12-07T07:00:01.000Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_second_pass_of_a_repeated_hour_does_not_bring_its_times_back() {
+        // 01:00, 01:20 and 01:40 fired on the first pass (EDT); at 01:10 on the second pass
+        // (EST) the next due time is the next day's 01:00.
+        let twenty = serde_json::json!({"cron": "*/20 1 * * *", "timezone": "America/New_York"});
+        assert_eq!(
+            upcoming(
+                twenty.clone(),
+                "2026-10-31T12:00:00Z",
+                "2026-11-01T04:59:00Z",
+                4
+            ),
+            [
+                "2026-11-01T05:00:00.000Z",
+                "2026-11-01T05:20:00.000Z",
+                "2026-11-01T05:40:00.000Z",
+                "2026-11-02T06:00:00.000Z"
+            ]
+        );
+        assert_eq!(
+            upcoming(twenty, "2026-10-31T12:00:00Z", "2026-11-01T06:10:00Z", 1),
+            ["2026-11-02T06:00:00.000Z"]
         );
     }
 }

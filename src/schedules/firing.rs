@@ -113,32 +113,53 @@ fn fire_batch(
         .iter()
         .filter_map(|decision| Some((decision.readable.schedule.id.as_str(), decision.fires?.0)))
         .collect();
-    let fired_before: HashSet<(String, i64)> = store::schedules::fired_already(tx, &wanted)?;
-    let mut firings = Vec::new();
-    for decision in &decisions {
+    let fired_before = store::schedules::fired_already(tx, &wanted)?;
+    let firings = firings(&decisions, &fired_before, globals, now, &mut advances);
+    let fired = store_firings(tx, firings)?.len();
+    store::schedules::advance(tx, advances)?;
+    Ok((rows.len(), fired))
+}
+
+/// The firings of a batch with their events, each schedule's move on added to `advances`.
+fn firings<'a>(
+    decisions: &'a [Decision],
+    fired_before: &HashSet<(String, i64)>,
+    globals: &Globals,
+    now: i64,
+    advances: &mut Vec<Advance>,
+) -> Vec<(Firing<'a>, PreparedEvent)> {
+    let mut firings = Vec::with_capacity(decisions.len());
+    for decision in decisions {
         let schedule = &decision.readable.schedule;
         let fires = decision
             .fires
             .filter(|(due_at, _)| !fired_before.contains(&(schedule.id.clone(), *due_at)));
-        if let Some((due_at, missed)) = fires {
-            firings.push(Firing {
-                schedule,
-                compiled: &decision.readable.compiled,
-                due_at,
-                fired_at: now,
-                manual: false,
-                missed,
-            });
-        }
+        let firing = fires.map(|(due_at, missed)| Firing {
+            schedule,
+            compiled: &decision.readable.compiled,
+            due_at,
+            fired_at: now,
+            manual: false,
+            missed,
+        });
+        let fired = match firing.map(|firing| (fired_event(&firing, globals), firing)) {
+            Some((Ok(event), firing)) => {
+                firings.push((firing, event));
+                true
+            }
+            Some((Err(error), _)) => {
+                tracing::error!(schedule = %schedule.spec.name, %error, "a schedule's event cannot be encoded; this due time is skipped");
+                false
+            }
+            None => false,
+        };
         advances.push(Advance {
             id: schedule.id.clone(),
             next_due_at: decision.next_due_at,
-            fired_at: fires.map(|_| now),
+            fired_at: fired.then_some(now),
         });
     }
-    let fired = store_firings(tx, &firings, globals)?.len();
-    store::schedules::advance(tx, advances)?;
-    Ok((rows.len(), fired))
+    firings
 }
 
 /// Which due time a claimed schedule fires for (the latest that passed, and what it missed
@@ -176,7 +197,8 @@ pub fn fire_now(
         manual: true,
         missed: 0,
     };
-    let run = store_firings(tx, std::slice::from_ref(&firing), globals)?.remove(0);
+    let event = fired_event(&firing, globals)?;
+    let run = store_firings(tx, vec![(firing, event)])?.remove(0);
     store::schedules::mark_fired(tx, &schedule.id, now)?;
     Ok(run)
 }
@@ -185,18 +207,15 @@ pub fn fire_now(
 /// and its run.
 fn store_firings(
     tx: &mut Transaction<'_>,
-    firings: &[Firing<'_>],
-    globals: &Globals,
+    firings: Vec<(Firing<'_>, PreparedEvent)>,
 ) -> Result<Vec<RunRow>, StoreError> {
-    let events = firings
-        .iter()
-        .map(|firing| {
-            Ok((
-                fired_event(firing, globals)?,
-                firing.schedule.spec.webhook.as_str(),
-            ))
+    let (firings, events): (Vec<_>, Vec<_>) = firings
+        .into_iter()
+        .map(|(firing, event)| {
+            let webhook = firing.schedule.spec.webhook.as_str();
+            (firing, (event, webhook))
         })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+        .unzip();
     let emitted = tx.emit_each_to(events)?;
     let runs: Vec<RunRow> = firings
         .iter()

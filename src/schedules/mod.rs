@@ -138,6 +138,7 @@ impl Schedules {
     ) -> Result<Schedule, ScheduleError> {
         let now = now_millis();
         let compiled = spec.validate(now)?;
+        let next_due_at = spec.first_due(&compiled.plan, now)?;
         let schedule = Schedule {
             id: new_id("sch"),
             spec,
@@ -145,7 +146,6 @@ impl Schedules {
             created_at: now,
             updated_at: now,
         };
-        let next_due_at = compiled.plan.next_after(now);
         let actor = actor.to_owned();
         let created = self
             .outbox
@@ -195,12 +195,12 @@ impl Schedules {
         let current = self.get(id).await?;
         let compiled = spec.validate(current.created_at)?;
         let now = now_millis();
+        let next_due_at = spec.first_due(&compiled.plan, now)?;
         let updated = Schedule {
             spec,
             updated_at: now.max(current.updated_at + 1),
             ..current.clone()
         };
-        let next_due_at = compiled.plan.next_after(now);
         let actor = actor.to_owned();
         let replaced = self
             .outbox

@@ -1,5 +1,5 @@
 //! Schedules as firing reads them: parsing a definition and compiling its cron and templates
-//! is most of what a firing costs, so each is kept while its `updated_at` is unchanged.
+//! is most of what a firing costs, so each is kept while its stored definition is unchanged.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,10 +10,15 @@ use crate::store::schedules::ScheduleRow;
 
 /// A schedule, parsed and compiled.
 pub struct Readable {
-    updated_at: i64,
+    /// The stored definition this was read from.
+    config: String,
     pub schedule: Schedule,
     pub compiled: Compiled,
 }
+
+/// Beyond this many kept schedules (those deleted through other processes stay until then),
+/// all are dropped and read again as they fall due.
+const MAX_KEPT: usize = 100_000;
 
 #[derive(Default)]
 pub struct ReadableSchedules {
@@ -25,18 +30,22 @@ impl ReadableSchedules {
         if let Some(kept) = self
             .lock()
             .get(&row.id)
-            .filter(|kept| kept.updated_at == row.updated_at)
+            .filter(|kept| kept.config == row.config)
         {
             return Ok(Arc::clone(kept));
         }
         let schedule = Schedule::from_row(row).map_err(|error| error.to_string())?;
         let compiled = schedule.compile().map_err(|invalid| invalid.to_string())?;
         let readable = Arc::new(Readable {
-            updated_at: row.updated_at,
+            config: row.config.clone(),
             schedule,
             compiled,
         });
-        self.lock().insert(row.id.clone(), Arc::clone(&readable));
+        let mut kept = self.lock();
+        if kept.len() >= MAX_KEPT {
+            kept.clear();
+        }
+        kept.insert(row.id.clone(), Arc::clone(&readable));
         Ok(readable)
     }
 

@@ -15,14 +15,24 @@ use crate::timestamp::now_millis;
 /// process fires them on time itself while it runs).
 const LOOK_AGAIN: Duration = Duration::from_secs(10);
 const AFTER_ERROR: Duration = Duration::from_secs(1);
-/// A due schedule that could not be claimed is held by another process's transaction, which
-/// is about to commit: look again after this long rather than at once.
+/// A due schedule that could not be claimed is held by another transaction, which is usually
+/// about to commit: look again after this long, then twice as long each time, up to
+/// [`AFTER_ERROR`] (a session that holds the row for long must not make every process poll).
 const HELD_ELSEWHERE: Duration = Duration::from_millis(25);
 
 pub async fn run(schedules: Schedules, stop: CancellationToken) {
+    let mut held = HELD_ELSEWHERE;
     while !stop.is_cancelled() {
         let wait = match pass(&schedules).await {
-            Ok(wait) => wait,
+            Ok(Some(wait)) => {
+                held = HELD_ELSEWHERE;
+                wait
+            }
+            Ok(None) => {
+                let wait = held;
+                held = (held * 2).min(AFTER_ERROR);
+                wait
+            }
             Err(error) => {
                 tracing::error!(%error, "could not fire due schedules");
                 AFTER_ERROR
@@ -36,8 +46,9 @@ pub async fn run(schedules: Schedules, stop: CancellationToken) {
     }
 }
 
-/// Fires what is due now; returns how long to sleep before the next due time.
-async fn pass(schedules: &Schedules) -> Result<Duration, StoreError> {
+/// Fires what is due now; returns how long to sleep before the next due time, or `None` when
+/// one is due that another transaction holds.
+async fn pass(schedules: &Schedules) -> Result<Option<Duration>, StoreError> {
     let globals = schedules.globals.current();
     let fired = fire_due(
         &schedules.outbox,
@@ -52,14 +63,10 @@ async fn pass(schedules: &Schedules) -> Result<Duration, StoreError> {
         .read(store::schedules::next_due)
         .await?;
     Ok(match next {
-        None => LOOK_AGAIN,
+        None => Some(LOOK_AGAIN),
         Some(due) => {
             let until = u64::try_from(due - now_millis()).unwrap_or(0);
-            if until == 0 && fired == 0 {
-                HELD_ELSEWHERE
-            } else {
-                Duration::from_millis(until).min(LOOK_AGAIN)
-            }
+            (until > 0 || fired > 0).then(|| Duration::from_millis(until).min(LOOK_AGAIN))
         }
     })
 }

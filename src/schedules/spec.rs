@@ -163,6 +163,24 @@ impl ScheduleSpec {
         })
     }
 
+    /// The first due time after `now`. A schedule that can never fall due is refused, naming
+    /// what rules every due time out; one whose `end_at` has passed is kept (it still runs by
+    /// hand).
+    pub fn first_due(&self, plan: &Plan, now: i64) -> Result<Option<i64>, Invalid> {
+        let next = plan.next_after(now);
+        if next.is_some() || plan.end.is_some_and(|end| end <= now) {
+            return Ok(next);
+        }
+        let field = if !self.windows.is_empty() {
+            "windows"
+        } else if self.cron.is_some() {
+            "cron"
+        } else {
+            "end_at"
+        };
+        Err(Invalid::new(field, "leaves no due time within five years"))
+    }
+
     fn recurrence(&self) -> Result<Recurrence, Invalid> {
         match (self.every.as_deref(), self.cron.as_deref()) {
             (Some(every), None) => parse_every(every),
@@ -193,7 +211,7 @@ fn parse_every(text: &str) -> Result<Recurrence, Invalid> {
         )
     };
     let text = text.trim();
-    let unit_at = text.len().checked_sub(1).ok_or_else(invalid)?;
+    let (unit_at, _) = text.char_indices().last().ok_or_else(invalid)?;
     let (count, unit) = text.split_at(unit_at);
     let count: i64 = count.parse().map_err(|_| invalid())?;
     let unit_ms = match unit {
@@ -284,6 +302,8 @@ mod tests {
             ("every", json!({"every": "15"})),
             ("every", json!({"every": "2y"})),
             ("every", json!({"every": "9999999999999w"})),
+            ("every", json!({"every": "1ß"})),
+            ("every", json!({"every": ""})),
             ("every", json!({"every": null})),
             ("cron", json!({"every": null, "cron": "61 * * * *"})),
             ("cron", json!({"every": null, "cron": "0 0 * * * *"})),
@@ -329,5 +349,36 @@ mod tests {
         let window = &compiled.plan.windows[0];
         assert_eq!(window.days, [true, false, false, false, true, false, false]);
         assert_eq!((window.from, window.to), (8 * 3600, 86_400));
+    }
+
+    #[test]
+    fn a_schedule_that_can_never_fall_due_is_refused() {
+        let now = 1_796_000_000_000;
+        let cases = [
+            ("cron", json!({"cron": "0 0 31 2 *"})),
+            (
+                "windows",
+                json!({"every": "1h", "start_at": "2026-12-01T00:30:00Z",
+                "windows": [{"from": "08:00", "to": "08:10"}]}),
+            ),
+        ];
+        for (field, fields) in cases {
+            let mut spec = json!({"name": "n", "webhook": "whk_1"});
+            for (key, value) in fields.as_object().unwrap() {
+                spec[key] = value.clone();
+            }
+            let mut spec: ScheduleSpec = serde_json::from_value(spec).unwrap();
+            let compiled = spec.validate(now).unwrap();
+            let refused = spec.first_due(&compiled.plan, now).unwrap_err();
+            assert_eq!(refused.field, field, "{fields}");
+        }
+        let mut leap: ScheduleSpec =
+            serde_json::from_value(json!({"name": "n", "webhook": "whk_1", "cron": "0 0 29 2 *"}))
+                .unwrap();
+        let compiled = leap.validate(now).unwrap();
+        assert!(
+            leap.first_due(&compiled.plan, now).unwrap().is_some(),
+            "a leap day comes"
+        );
     }
 }

@@ -10,9 +10,8 @@ use diesel::sql_types::BigInt;
 use super::schema::{deliveries, schedule_runs, schedules};
 use super::{AnyConnection, Page, PageRequest, StoreError, insert_in_chunks};
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable, AsChangeset)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = schedules)]
-#[diesel(treat_none_as_null = true)]
 pub struct ScheduleRow {
     pub id: String,
     pub name: String,
@@ -54,10 +53,18 @@ pub fn insert(conn: &mut AnyConnection, row: &ScheduleRow) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Returns whether the schedule existed.
+/// Replaces a schedule's definition and next due time; when it last fired stays as the
+/// scheduler left it. Returns whether the schedule existed.
 pub fn update(conn: &mut AnyConnection, row: &ScheduleRow) -> Result<bool, StoreError> {
     let updated = diesel::update(schedules::table.find(&row.id))
-        .set(row)
+        .set((
+            schedules::name.eq(&row.name),
+            schedules::webhook_id.eq(&row.webhook_id),
+            schedules::enabled.eq(row.enabled),
+            schedules::config.eq(&row.config),
+            schedules::next_due_at.eq(row.next_due_at),
+            schedules::updated_at.eq(row.updated_at),
+        ))
         .execute(conn)?;
     Ok(updated > 0)
 }

@@ -110,6 +110,7 @@ backend_tests! {
         let base = json!({"name": "n", "webhook": webhook, "every": "1h"});
         let cases = [
             ("cron", json!({"every": null, "cron": "every monday"})),
+            ("cron", json!({"every": null, "cron": "0 9 31 2 *"})),
             ("timezone", json!({"timezone": "Europe/Atlantis"})),
             ("every", json!({"every": "0s"})),
             ("windows[0].to", json!({"windows": [{"days": ["mon"], "from": "18:00", "to": "08:00"}]})),
@@ -171,8 +172,10 @@ backend_tests! {
         let run = app.admin(Method::POST, &format!("/api/v1/schedules/{id}/run")).send().await.unwrap();
         let run = expect_json(run, 202).await;
         assert_eq!(run["manual"], true);
+        let again = app.admin(Method::POST, &format!("/api/v1/schedules/{id}/run")).send().await.unwrap();
+        expect_json(again, 202).await;
 
-        let data = fired(&target, 1, Duration::from_secs(10)).await;
+        let data = fired(&target, 2, Duration::from_secs(10)).await;
         assert_eq!(data[0]["payload"]["text"], "on-demand");
         assert_eq!(data[0]["manual"], true);
         let runs = loop {
@@ -182,10 +185,17 @@ backend_tests! {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        assert_eq!(runs["items"].as_array().unwrap().len(), 1);
-        assert_eq!(runs["items"][0]["event_id"], run["event_id"]);
-        let schedule = app.get_json(&format!("/api/v1/schedules/{id}")).await;
-        assert!(schedule["last_fired_at"].is_string());
+        assert_eq!(runs["items"].as_array().unwrap().len(), 2);
+        assert_eq!(runs["items"][1]["event_id"], run["event_id"], "newest first");
+        let mut schedule = app.get_json(&format!("/api/v1/schedules/{id}")).await;
+        let fired_at = schedule["last_fired_at"].clone();
+        assert!(fired_at.is_string());
+        for computed in ["id", "next_due", "last_fired_at", "created_at", "updated_at"] {
+            schedule.as_object_mut().unwrap().remove(computed);
+        }
+        schedule["description"] = json!("on demand only");
+        let replaced = app.admin(Method::PUT, &format!("/api/v1/schedules/{id}")).json(&schedule).send().await.unwrap();
+        assert_eq!(expect_json(replaced, 200).await["last_fired_at"], fired_at, "a change keeps when it last fired");
         let missing = app.admin(Method::POST, "/api/v1/schedules/sch_missing/run").send().await.unwrap();
         expect_error(missing, 404, "not_found").await;
     }
@@ -287,4 +297,45 @@ async fn two_processes_on_one_postgresql_database_fire_each_due_time_once_even_w
         })
         .collect();
     assert_eq!(arrived.len(), requests.len(), "no due time delivered twice");
+}
+
+#[tokio::test]
+async fn a_due_time_claimed_by_a_connection_that_dies_is_fired_by_another() {
+    use diesel::connection::SimpleConnection;
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let app = spawn_app_reaching_loopback(backend).await;
+    let target = ok_receiver().await;
+    let webhook = teams_webhook(&app, &target).await;
+    let due = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let spec =
+        json!({"name": "held", "webhook": webhook, "every": "1d", "start_at": due.to_rfc3339()});
+    expect_json(create(&app, spec).await, 201).await;
+    // A process claims the due schedule, as the scheduler does, and hangs past the due time.
+    let mut claimer = app.db().connect();
+    claimer
+        .batch_execute("BEGIN; SELECT id FROM schedules FOR UPDATE;")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        target.received_requests().await.unwrap().is_empty(),
+        "the row is held: nobody else fires it"
+    );
+
+    drop(claimer);
+
+    let data = fired(&target, 1, Duration::from_secs(10)).await;
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(data[0]["due_at"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        due.timestamp()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        target.received_requests().await.unwrap().len(),
+        1,
+        "fired once"
+    );
 }

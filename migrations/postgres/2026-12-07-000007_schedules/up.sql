@@ -18,9 +18,10 @@ CREATE UNIQUE INDEX schedules_name_key ON schedules (name);
 CREATE INDEX schedules_due_idx ON schedules (next_due_at) WHERE enabled;
 CREATE INDEX schedules_webhook_idx ON schedules (webhook_id);
 
--- One row per firing: a due time (`manual` when run by hand), the due times it stood for that
--- were missed while no process ran (`missed`), and the event it stored. A due time can be fired
--- once only: the unique key refuses a second firing whatever happened to the claims.
+-- One row per firing: a due time (`manual` when run by hand, at the time it was run), the due
+-- times it stood for that were missed while no process ran (`missed`), and the event it stored.
+-- A due time can be fired once only: the unique key refuses a second firing whatever happened
+-- to the claims.
 CREATE TABLE schedule_runs (
     id TEXT PRIMARY KEY NOT NULL,
     schedule_id TEXT NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
@@ -30,5 +31,6 @@ CREATE TABLE schedule_runs (
     missed BIGINT NOT NULL,
     event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE
 );
-CREATE UNIQUE INDEX schedule_runs_due_key ON schedule_runs (schedule_id, manual, due_at);
+CREATE UNIQUE INDEX schedule_runs_due_key ON schedule_runs (schedule_id, due_at) WHERE NOT manual;
+CREATE INDEX schedule_runs_latest_idx ON schedule_runs (schedule_id, id);
 CREATE INDEX schedule_runs_event_idx ON schedule_runs (event_id);
