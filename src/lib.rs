@@ -20,6 +20,7 @@ pub mod model;
 pub mod outbound;
 pub mod periodic;
 pub mod schedules;
+pub mod sources;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

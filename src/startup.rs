@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
@@ -25,6 +25,7 @@ use crate::incidents::{AnswerPatches, IncidentCommands};
 use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
 use crate::schedules::Schedules;
+use crate::sources::Sources;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use crate::templates::{self, formats::BuiltInError};
@@ -118,8 +119,13 @@ impl Application {
             globals: globals.clone(),
             default_timeout_ms: config.outbound.default_timeout_ms,
         };
+        let base_url = config
+            .public_url
+            .as_ref()
+            .map_or_else(|| format!("http://{address}"), ToString::to_string);
         let schedules = Schedules::new(outbox.clone(), globals.clone());
-        let gateway = build_gateway(&outbox, access, &config, address)
+        let sources = Sources::new(outbox.clone(), &base_url);
+        let gateway = build_gateway(&outbox, access, &config, &base_url)
             .await
             .map_err(|source| StartupError::Database {
                 url: config.database_url.to_string(),
@@ -135,6 +141,7 @@ impl Application {
             globals,
             gateway: Arc::clone(&gateway),
             schedules: schedules.clone(),
+            sources,
             vars: Arc::clone(&vars),
             config: Arc::new(config),
         });
@@ -183,17 +190,13 @@ async fn build_gateway(
     outbox: &Outbox,
     access: ServiceAccess,
     config: &Config,
-    address: SocketAddr,
+    base_url: &str,
 ) -> Result<Arc<Gateway>, StoreError> {
     let store = outbox.store();
     webhooks::ensure_managed(store, posts::REPLIES_WEBHOOK, posts::replies_webhook()).await?;
     let triggers = Triggers::load(store.clone()).await?;
     let settings = ChatSettings::load(store.clone(), config.chat.clone()).await?;
-    let base_url = config
-        .public_url
-        .as_ref()
-        .map_or_else(|| format!("http://{address}"), ToString::to_string);
-    let links = ReplyLinks::new(store.clone(), &base_url);
+    let links = ReplyLinks::new(store.clone(), base_url);
     Ok(Arc::new(Gateway::new(
         outbox.clone(),
         access,

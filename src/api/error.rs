@@ -17,6 +17,7 @@ use crate::delivery::preview::PreviewError;
 use crate::events::EventError;
 use crate::incidents::IncidentError;
 use crate::schedules::ScheduleError;
+use crate::sources::SourceError;
 use crate::store::StoreError;
 use crate::tokens::{AuthError, TokenError};
 use crate::validation::Invalid;
@@ -215,6 +216,19 @@ impl From<WebhookError> for ApiError {
             WebhookError::Managed(_) => ApiError::forbidden(error.to_string()),
             WebhookError::InUse(_) => ApiError::conflict("id", error.to_string()),
             WebhookError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<SourceError> for ApiError {
+    fn from(error: SourceError) -> Self {
+        match error {
+            SourceError::Invalid(invalid) => invalid.into(),
+            SourceError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
+            SourceError::NotFound(_) => ApiError::not_found(error.to_string()),
+            SourceError::Unauthorized => ApiError::unauthorized("not authenticated"),
+            SourceError::Random(_) => ApiError::internal(&error),
+            SourceError::Store(store) => store.into(),
         }
     }
 }

@@ -10,6 +10,7 @@ use crate::chat::inbound::auth::SlackSignature;
 use crate::chat::inbound::message::Encoding;
 use crate::chat::trigger::Kind;
 use crate::chat::{ChatAnswer, ChatError, Inbound};
+use crate::sources::{SourceError, SourceRequest};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/hooks/outgoing").route(web::post().to(outgoing)))
@@ -24,7 +25,49 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(slash))
                 .route(web::post().to(slash)),
         )
-        .service(super::resource("/hooks/reply/{id}").route(web::post().to(reply)));
+        .service(super::resource("/hooks/reply/{id}").route(web::post().to(reply)))
+        .service(intake_resource("/hooks/in/{source}"))
+        .service(intake_resource("/hooks/in/{source}/{token}"));
+}
+
+/// Senders post, put or patch their documents; Tactical RMM's `GET` actions send fields in
+/// the query string.
+fn intake_resource(path: &str) -> actix_web::Resource {
+    super::resource(path)
+        .route(web::post().to(intake))
+        .route(web::put().to(intake))
+        .route(web::patch().to(intake))
+        .route(web::get().to(intake))
+}
+
+/// `/hooks/in/{source}[/{token}]`: a sender's request, unchanged (SPEC §4.5). Failed
+/// authentication is a bare `401`; the body's content never makes a `4xx`.
+async fn intake(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_limited(&req, &mut payload.into_inner()).await?;
+    let request = SourceRequest {
+        method: req.method().to_string(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_owned(), value)
+            })
+            .collect(),
+        query: req.query_string().to_owned(),
+        body,
+        url_token: req.match_info().get("token").map(str::to_owned),
+    };
+    let source = req.match_info().get("source").unwrap_or_default();
+    match state.sources.receive(source, request).await {
+        Ok(outcome) => Ok(HttpResponse::Ok().json(outcome)),
+        Err(SourceError::Unauthorized) => Ok(HttpResponse::Unauthorized().finish()),
+        Err(error) => Err(error.into()),
+    }
 }
 
 async fn outgoing(

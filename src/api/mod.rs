@@ -15,6 +15,7 @@ pub mod openapi;
 mod paging;
 mod schedules;
 mod settings;
+mod sources;
 mod tokens;
 mod triggers;
 mod vars;
@@ -33,6 +34,7 @@ use crate::delivery::DeliveryEngine;
 use crate::events::Outbox;
 use crate::outbound::HttpClients;
 use crate::schedules::Schedules;
+use crate::sources::Sources;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
 use crate::tokens::Authenticator;
@@ -53,6 +55,7 @@ pub struct AppState {
     pub globals: GlobalsSource,
     pub gateway: Arc<Gateway>,
     pub schedules: Schedules,
+    pub sources: Sources,
     pub vars: Arc<Vars>,
 }
 
@@ -73,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(incidents::routes)
                 .configure(triggers::routes)
                 .configure(schedules::routes)
+                .configure(sources::routes)
                 .configure(settings::routes),
         );
 }

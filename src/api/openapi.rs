@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    audit, deliveries, events, incidents, schedules, settings, tokens, triggers, vars, webhooks,
+    audit, deliveries, events, incidents, schedules, settings, sources, tokens, triggers, vars,
+    webhooks,
 };
 
 #[derive(OpenApi)]
@@ -57,6 +58,14 @@ use super::{
         schedules::delete_schedule,
         schedules::run_schedule,
         schedules::list_runs,
+        sources::list_sources,
+        sources::create_source,
+        sources::get_source,
+        sources::replace_source,
+        sources::delete_source,
+        sources::rotate_source,
+        sources::list_requests,
+        sources::preview_source,
         settings::get_settings,
         settings::put_settings,
     ),
@@ -71,6 +80,7 @@ use super::{
         (name = "vars", description = "Global values for templates (`{{vars.KEY}}`)"),
         (name = "triggers", description = "Chat → services: outgoing webhooks and slash commands"),
         (name = "schedules", description = "Webhooks fired at due times: every N, or cron, in a time zone, inside windows"),
+        (name = "sources", description = "Senders posting their own documents: Alertmanager, Grafana, Tactical RMM, DATAGERRY, VergeOS, All Quiet, custom"),
         (name = "settings", description = "The chat switches at runtime"),
     )
 )]

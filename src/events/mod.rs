@@ -43,6 +43,7 @@ pub enum EventError {
 const MAX_SUBJECT_CHARS: usize = 200;
 
 /// An event ready to store: its record, and the exact text webhooks will receive.
+#[derive(Clone)]
 pub struct PreparedEvent {
     event: Arc<EncodedEvent>,
     row: EventRow,
@@ -148,7 +149,7 @@ pub async fn publish(outbox: &Outbox, new: NewEvent) -> Result<Published, EventE
 
 /// An `object.updated` event with `previous` but without `changes` gets them computed:
 /// field-level, nested paths as `a.b`, arrays compared as whole values (SPEC §4.3).
-fn with_changes(mut new: NewEvent) -> NewEvent {
+pub fn with_changes(mut new: NewEvent) -> NewEvent {
     if new.event_type == "object.updated"
         && new.changes.is_none()
         && let Some(previous) = &new.previous

@@ -1,7 +1,7 @@
 //! Alert intake (SPEC §4.3): `trigger` opens an incident or adds an occurrence to the one that
 //! owns the dedup key, `acknowledge` and `resolve` act on it. Also direct creation.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::IncidentError;
@@ -12,6 +12,7 @@ use crate::events::{Outbox, Transaction};
 use crate::ids::new_id;
 use crate::store::incidents::IncidentRow;
 use crate::store::{self, Store, StoreError};
+use crate::templates::text::truncate;
 use crate::templates::value_text;
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
@@ -21,7 +22,7 @@ const MAX_KEY_CHARS: usize = 200;
 const DEFAULT_SEVERITY: &str = "warning";
 const DEFAULT_SOURCE: &str = "api";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertAction {
     Trigger,
@@ -30,7 +31,7 @@ pub enum AlertAction {
 }
 
 /// Attributes as an object of names to values, or as a list of attributes.
-#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AttributesInput {
     List(Vec<Attribute>),
@@ -55,7 +56,7 @@ impl AttributesInput {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertInput {
     pub dedup_key: String,
@@ -99,20 +100,37 @@ struct Opening {
     attributes: Vec<Attribute>,
 }
 
-fn checked_title(title: &str) -> Result<String, Invalid> {
+/// A title that is not empty, cut to 500 characters with a marker: a monitor never shortens
+/// its titles, and refusing one would lose the alert. The whole title of a cut one is kept as
+/// the attribute `full_title`.
+fn checked_title(title: &str) -> Result<(String, Option<Attribute>), Invalid> {
     let title = title.trim();
-    if title.is_empty() || title.chars().count() > MAX_TITLE_CHARS {
-        return Err(Invalid::new("title", "must be 1 to 500 characters"));
+    if title.is_empty() {
+        return Err(Invalid::new("title", "must not be empty"));
     }
-    Ok(title.to_owned())
+    let cut = truncate(title, MAX_TITLE_CHARS, "…");
+    let full = (cut.len() != title.len()).then(|| Attribute {
+        name: "full_title".into(),
+        value: title.to_owned(),
+        is_image: false,
+        hide_in_previews: true,
+    });
+    Ok((cut.into_owned(), full))
 }
 
+/// A key that is not empty. One over 200 characters is cut, and its end replaced by a digest of
+/// the whole, so that it still tells incidents apart and the same long key maps the same way.
 fn checked_key(key: &str) -> Result<String, Invalid> {
     let key = key.trim();
-    if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
-        return Err(Invalid::new("dedup_key", "must be 1 to 200 characters"));
+    if key.is_empty() {
+        return Err(Invalid::new("dedup_key", "must not be empty"));
     }
-    Ok(key.to_owned())
+    if key.chars().count() <= MAX_KEY_CHARS {
+        return Ok(key.to_owned());
+    }
+    let digest = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(key.as_bytes())[..8]);
+    let kept: String = key.chars().take(MAX_KEY_CHARS - digest.len() - 1).collect();
+    Ok(format!("{kept}~{digest}"))
 }
 
 /// Every attribute needs a name: an object key `""` is refused as a list entry's would be.
@@ -132,18 +150,21 @@ fn checked_attributes(attributes: Vec<Attribute>) -> Result<Vec<Attribute>, Inva
 impl Opening {
     /// Checks what a caller sent and fills in the defaults.
     fn checked(input: NewIncident) -> Result<Self, Invalid> {
+        let (title, full_title) = checked_title(&input.title)?;
+        let mut attributes = checked_attributes(
+            input
+                .attributes
+                .map(AttributesInput::into_list)
+                .unwrap_or_default(),
+        )?;
+        attributes.extend(full_title);
         Ok(Self {
-            title: checked_title(&input.title)?,
+            title,
             description: input.description,
             severity: parse_severity(input.severity.as_deref().unwrap_or(DEFAULT_SEVERITY))?,
             source: input.source.unwrap_or_else(|| DEFAULT_SOURCE.into()),
             dedup_key: input.dedup_key.as_deref().map(checked_key).transpose()?,
-            attributes: checked_attributes(
-                input
-                    .attributes
-                    .map(AttributesInput::into_list)
-                    .unwrap_or_default(),
-            )?,
+            attributes,
         })
     }
 
@@ -213,7 +234,7 @@ fn open_numbered(
 
 /// An alert that passed its checks, to apply inside a transaction.
 #[derive(Debug, Clone)]
-struct CheckedAlert {
+pub struct CheckedAlert {
     key: String,
     action: AlertAction,
     /// The incident a `trigger` opens when none owns the key.
@@ -222,7 +243,12 @@ struct CheckedAlert {
 }
 
 impl CheckedAlert {
-    fn check(input: AlertInput) -> Result<Self, Invalid> {
+    /// The dedup key, as checked.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn check(input: AlertInput) -> Result<Self, Invalid> {
         let key = checked_key(&input.dedup_key)?;
         let opening = match input.action {
             AlertAction::Trigger => Some(Opening::checked(NewIncident {
@@ -268,8 +294,10 @@ pub async fn alert(
     Ok((result, incident))
 }
 
-/// Applies `alert` in the caller's transaction, which holds the lock for incident changes.
-fn apply(tx: &mut Transaction<'_>, alert: &CheckedAlert, actor: &str, now: i64) -> Outcome {
+/// Applies `alert` in the caller's transaction, which holds the lock for incident changes
+/// (`store::incidents::lock_for_changes`); returns what it did and the incident as it
+/// changed (`None` when it did not change).
+pub fn apply(tx: &mut Transaction<'_>, alert: &CheckedAlert, actor: &str, now: i64) -> Outcome {
     let current = store::incidents::find_unresolved(tx, &alert.key)?;
     let entry = |intent| Entry {
         intent,
@@ -306,7 +334,7 @@ fn apply(tx: &mut Transaction<'_>, alert: &CheckedAlert, actor: &str, now: i64) 
 }
 
 /// What an alert did, and the incident as it changed (`None` when it did not change).
-type Outcome = Result<(AlertResult, Option<Incident>), IncidentError>;
+pub type Outcome = Result<(AlertResult, Option<Incident>), IncidentError>;
 
 fn occurrence(
     tx: &mut Transaction<'_>,

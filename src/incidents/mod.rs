@@ -14,7 +14,8 @@ pub use answers::AnswerPatches;
 pub use chat::IncidentCommands;
 pub use forward::forward;
 pub use intake::{
-    AlertAction, AlertInput, AlertResult, AttributesInput, NewIncident, alert, create,
+    AlertAction, AlertInput, AlertResult, AttributesInput, CheckedAlert, NewIncident, alert,
+    apply as apply_alert, create,
 };
 pub use model::{Attribute, Incident, TimelineEntry, parse_severity};
 pub use patch::{Operations, Patch, PatchError, PatchInput, patch};

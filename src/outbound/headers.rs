@@ -7,7 +7,7 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::secret::{is_sensitive_header, mask, restore};
+use super::secret::{restore, shown_header_value};
 use crate::validation::Invalid;
 
 /// Headers in the order given; serialised as an object.
@@ -30,14 +30,7 @@ impl HeaderList {
         HeaderList(
             self.0
                 .iter()
-                .map(|(name, value)| {
-                    let shown = if is_sensitive_header(name) {
-                        mask(value)
-                    } else {
-                        value.clone()
-                    };
-                    (name.clone(), shown)
-                })
+                .map(|(name, value)| (name.clone(), shown_header_value(name, value)))
                 .collect(),
         )
     }

@@ -21,6 +21,15 @@ pub fn restore(value: &mut String, stored: &str) {
     }
 }
 
+/// A header's value as it may be shown: masked when the header is a credential or signature.
+pub fn shown_header_value(name: &str, value: &str) -> String {
+    if is_sensitive_header(name) {
+        mask(value)
+    } else {
+        value.to_owned()
+    }
+}
+
 /// Header names whose values are credentials or signatures, by the words they contain.
 pub fn is_sensitive_header(name: &str) -> bool {
     const WORDS: [&str; 8] = [

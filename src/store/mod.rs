@@ -13,6 +13,7 @@ pub mod reply_links;
 pub mod schedules;
 pub mod schema;
 pub mod settings;
+pub mod sources;
 pub mod tokens;
 pub mod triggers;
 pub mod vars;

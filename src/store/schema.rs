@@ -182,7 +182,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sources (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        enabled -> Bool,
+        config -> Text,
+        token_hash -> Nullable<Text>,
+        token_hint -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    source_requests (id) {
+        id -> Text,
+        source_id -> Text,
+        received_at -> BigInt,
+        method -> Text,
+        headers -> Text,
+        body -> Text,
+        body_truncated -> Bool,
+        outcome -> Text,
+    }
+}
+
 diesel::joinable!(incident_timeline -> incidents (incident_id));
+diesel::joinable!(source_requests -> sources (source_id));
 diesel::joinable!(schedule_runs -> schedules (schedule_id));
 diesel::joinable!(deliveries -> events (event_id));
 diesel::joinable!(deliveries -> webhooks (webhook_id));
@@ -205,6 +233,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     schedules,
     schedule_runs,
+    sources,
+    source_requests,
 );
 
 diesel::table! {

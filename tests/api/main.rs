@@ -19,6 +19,7 @@ mod process;
 mod receiver;
 mod schedules;
 mod schema;
+mod sources;
 mod templates;
 mod tokens;
 mod webhooks;

@@ -1,0 +1,2 @@
+DROP TABLE source_requests;
+DROP TABLE sources;

@@ -1,0 +1,249 @@
+//! What a request to a source becomes. It is authenticated, mapped by its sender's preset, and
+//! stored in one transaction with the request itself in the source's log: every alert applied,
+//! every event stored with its deliveries. What cannot be mapped is kept whole (an alert or an
+//! `x.unmapped` event carrying the body); a body never gets a `4xx` or `5xx` for its content.
+
+use serde_json::{Value, json};
+
+use super::custom::CompiledMapping;
+use super::presets::{self, Item};
+use super::request::SourceRequest;
+use super::{Source, SourceError, Sources, auth};
+use crate::events::{self, NewEvent, PreparedEvent, Transaction};
+use crate::ids::new_id;
+use crate::incidents::{self, CheckedAlert, IncidentError};
+use crate::model::event_types::is_postable;
+use crate::outbound::display::LOGGED_BODY_BYTES;
+use crate::store::sources::RequestRow;
+use crate::store::{self, StoreError, Transient};
+use crate::templates::text::truncate;
+use crate::timestamp::{now_millis, to_rfc3339};
+
+const MAX_SUBJECT_CHARS: usize = 200;
+
+/// A request in a source's log.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub id: String,
+    pub received_at: String,
+    pub method: String,
+    pub headers: Value,
+    pub body: String,
+    pub body_truncated: bool,
+    /// What it became: alerts with what each did, event ids, and why it could not be mapped.
+    pub outcome: Value,
+}
+
+/// What a body would become, stored nowhere.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub items: Vec<Value>,
+    pub unmapped: Option<String>,
+}
+
+/// One item of a request, checked and ready to store.
+#[derive(Clone)]
+enum Planned {
+    Alert(CheckedAlert),
+    Event(PreparedEvent),
+}
+
+impl Transient for SourceError {
+    fn is_transient(&self) -> bool {
+        matches!(self, SourceError::Store(error) if error.is_transient_conflict())
+    }
+}
+
+impl Sources {
+    /// Takes a request to `/hooks/in/{reference}[/{token}]`; returns what it became.
+    pub async fn receive(
+        &self,
+        reference: &str,
+        request: SourceRequest,
+    ) -> Result<Value, SourceError> {
+        let reference = reference.to_owned();
+        let row = self
+            .outbox
+            .store()
+            .read(move |conn| store::sources::find_by_reference(conn, &reference))
+            .await?
+            .filter(|row| row.enabled)
+            .ok_or_else(|| SourceError::NotFound("the source".into()))?;
+        let source = Source::from_row(&row)?;
+        let stored_token = row
+            .token_hash
+            .as_deref()
+            .and_then(|hash| <[u8; 32]>::try_from(hex::decode(hash).ok()?).ok());
+        let now = now_millis();
+        if !auth::verify(
+            &source.spec.auth,
+            stored_token.as_ref(),
+            &request,
+            now / 1000,
+        ) {
+            tracing::debug!(source = %source.spec.name, "a request to a source was refused: its credentials do not match");
+            return Err(SourceError::Unauthorized);
+        }
+        let (items, unmapped) = plan(&source, &request);
+        let planned = items
+            .into_iter()
+            .map(|item| checked(&source, &request, item))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let log = log_row(&source, &request, now);
+        let actor = format!("source:{}", source.spec.name);
+        self.outbox
+            .write_retrying(move |tx| store_all(tx, &planned, unmapped.as_deref(), &log, &actor))
+            .await
+    }
+
+    /// What `request` would become at source `id`, stored nowhere.
+    pub async fn preview(&self, id: &str, request: SourceRequest) -> Result<Preview, SourceError> {
+        let source = self.get(id).await?;
+        let (items, unmapped) = plan(&source, &request);
+        let items = items
+            .into_iter()
+            .map(|item| match item {
+                Item::Alert(alert) => json!({ "alert": alert }),
+                Item::Event(event) => json!({ "event": {
+                    "type": event.event_type, "subject": event.subject,
+                    "data": event.data, "previous": event.previous,
+                } }),
+            })
+            .collect();
+        Ok(Preview { items, unmapped })
+    }
+
+    /// The latest requests of source `id`, newest first.
+    pub async fn requests(&self, id: &str) -> Result<Vec<LoggedRequest>, SourceError> {
+        let id = id.to_owned();
+        self.outbox
+            .store()
+            .read(move |conn| {
+                super::find(conn, &id)?;
+                let rows = store::sources::requests(conn, &id)?;
+                Ok(rows.into_iter().map(LoggedRequest::from).collect())
+            })
+            .await
+    }
+}
+
+impl From<RequestRow> for LoggedRequest {
+    fn from(row: RequestRow) -> Self {
+        let parse = |text: &str| serde_json::from_str(text).unwrap_or(Value::Null);
+        Self {
+            headers: parse(&row.headers),
+            outcome: parse(&row.outcome),
+            id: row.id,
+            received_at: to_rfc3339(row.received_at),
+            method: row.method,
+            body: row.body,
+            body_truncated: row.body_truncated,
+        }
+    }
+}
+
+fn compiled_mapping(source: &Source) -> Result<Option<CompiledMapping>, String> {
+    source
+        .spec
+        .mapping
+        .as_ref()
+        .map(|mapping| mapping.compile().map_err(|invalid| invalid.to_string()))
+        .transpose()
+}
+
+/// The request's items by its sender's preset; when it cannot be mapped, the request kept whole
+/// and the reason.
+fn plan(source: &Source, request: &SourceRequest) -> (Vec<Item>, Option<String>) {
+    let spec = &source.spec;
+    let mapping = compiled_mapping(source);
+    let mapped = mapping
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|mapping| presets::map(spec.kind, mapping.as_ref(), request, &spec.name));
+    match mapped {
+        Ok(items) => (items, None),
+        Err(reason) => {
+            let mapping = mapping.ok().flatten();
+            let kept = presets::fallback(spec.kind, mapping.as_ref(), request, &spec.name, &reason);
+            (vec![kept], Some(reason))
+        }
+    }
+}
+
+/// An item checked as the API would check it; one that fails is kept whole instead.
+fn checked(source: &Source, request: &SourceRequest, item: Item) -> Result<Planned, StoreError> {
+    let refused = match item {
+        Item::Alert(alert) => match CheckedAlert::check(alert) {
+            Ok(checked) => return Ok(Planned::Alert(checked)),
+            Err(invalid) => invalid.to_string(),
+        },
+        Item::Event(event) if is_postable(&event.event_type) => {
+            return Ok(Planned::Event(events::prepare(events::with_changes(
+                NewEvent {
+                    subject: event
+                        .subject
+                        .map(|subject| truncate(&subject, MAX_SUBJECT_CHARS, "…").into_owned()),
+                    ..event
+                },
+            ))?));
+        }
+        Item::Event(event) => format!(
+            "`{}` is not an object.* or x.* event type",
+            event.event_type
+        ),
+    };
+    let kept = presets::fallback(source.spec.kind, None, request, &source.spec.name, &refused);
+    checked(source, request, kept)
+}
+
+/// Stores every item and the request in the caller's transaction; returns what each became.
+fn store_all(
+    tx: &mut Transaction<'_>,
+    planned: &[Planned],
+    unmapped: Option<&str>,
+    log: &RequestRow,
+    actor: &str,
+) -> Result<Value, SourceError> {
+    if planned.iter().any(|item| matches!(item, Planned::Alert(_))) {
+        store::incidents::lock_for_changes(tx)?;
+    }
+    let now = now_millis();
+    let (mut alerts, mut events) = (Vec::new(), Vec::new());
+    for item in planned {
+        match item {
+            Planned::Alert(alert) => alerts.push(match incidents::apply_alert(tx, alert, actor, now) {
+                Ok((result, incident)) => json!({
+                    "dedup_key": alert.key(), "result": result,
+                    "incident": incident.map(|incident| incident.id),
+                }),
+                Err(IncidentError::Store(error)) => return Err(error.into()),
+                // A resolve for an incident that is not open, and the like: nothing to do.
+                Err(error) => json!({"dedup_key": alert.key(), "result": "ignored", "reason": error.to_string()}),
+            }),
+            Planned::Event(event) => events.push(tx.emit(event.clone())?.event.event.id.clone()),
+        }
+    }
+    let outcome = json!({"alerts": alerts, "events": events, "unmapped": unmapped});
+    let log = RequestRow {
+        outcome: outcome.to_string(),
+        ..log.clone()
+    };
+    store::sources::log_request(tx, &log)?;
+    Ok(outcome)
+}
+
+/// The request as the source's log keeps it (its outcome filled in once known).
+fn log_row(source: &Source, request: &SourceRequest, now: i64) -> RequestRow {
+    let text = request.text();
+    let body = &text[..text.floor_char_boundary(LOGGED_BODY_BYTES)];
+    RequestRow {
+        id: new_id("srq"),
+        source_id: source.id.clone(),
+        received_at: now,
+        method: request.method.clone(),
+        headers: serde_json::Value::Object(request.masked_headers()).to_string(),
+        body_truncated: body.len() < text.len(),
+        body: body.to_owned(),
+        outcome: String::new(),
+    }
+}

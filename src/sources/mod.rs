@@ -1,0 +1,285 @@
+//! Sources (SPEC §4.5): named intake endpoints that take a sender's requests as the sender
+//! makes them and map them to alerts and events. `spec` is the resource, `auth` checks who
+//! sent a request, `presets` (and `custom`) map each sender's documents, `intake` stores what
+//! a request became, together with the request itself in the source's log.
+
+mod auth;
+mod custom;
+mod intake;
+mod presets;
+mod request;
+mod spec;
+
+use serde_json::json;
+
+pub use custom::{Mapping, MappingTarget};
+pub use intake::{LoggedRequest, Preview};
+pub use request::SourceRequest;
+pub use spec::{HmacScheme, SourceAuth, SourceKind, SourceSpec};
+
+use crate::audit::{self, Change};
+use crate::events::Outbox;
+use crate::ids::{new_id, random_urlsafe};
+use crate::outbound::secret::mask;
+use crate::store::sources::SourceRow;
+use crate::store::{self, AnyConnection, Page, PageRequest, StoreError};
+use crate::timestamp::now_millis;
+use crate::validation::Invalid;
+
+/// Bytes of randomness in a URL token.
+const TOKEN_BYTES: usize = 24;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Source {
+    pub id: String,
+    pub spec: SourceSpec,
+    /// The end of the URL token, for recognising it.
+    pub token_hint: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A source with its URL token, which is shown this once.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub source: Source,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("a source named `{0}` already exists")]
+    NameTaken(String),
+    #[error("no source `{0}`")]
+    NotFound(String),
+    /// Answered with a bare `401`.
+    #[error("not authenticated")]
+    Unauthorized,
+    #[error("cannot generate a token: {0}")]
+    Random(#[from] getrandom::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Source {
+    fn from_row(row: &SourceRow) -> Result<Self, StoreError> {
+        let spec = serde_json::from_str(&row.config)
+            .map_err(|error| StoreError::Corrupt(format!("source {}: {error}", row.id)))?;
+        Ok(Self {
+            id: row.id.clone(),
+            spec,
+            token_hint: row.token_hint.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    fn to_row(&self, token: Option<&str>) -> Result<SourceRow, StoreError> {
+        Ok(SourceRow {
+            id: self.id.clone(),
+            name: self.spec.name.clone(),
+            kind: self.spec.kind.as_str().to_owned(),
+            enabled: self.spec.enabled,
+            config: serde_json::to_string(&self.spec)
+                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+            token_hash: token.map(|token| hex::encode(auth::token_digest(token))),
+            token_hint: token.map(mask),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+
+    fn needs_token(&self) -> bool {
+        self.spec.auth == SourceAuth::UrlToken
+    }
+}
+
+/// The source resource, and where its requests come in.
+#[derive(Clone)]
+pub struct Sources {
+    outbox: Outbox,
+    /// `public_url`: the start of every source's URL.
+    base_url: String,
+}
+
+impl Sources {
+    pub fn new(outbox: Outbox, base_url: &str) -> Self {
+        Self {
+            outbox,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// Where the sender posts: with the URL token when it is given (only at creation and
+    /// rotation), else with its hint.
+    pub fn url(&self, source: &Source, token: Option<&str>) -> String {
+        let base = format!("{}/hooks/in/{}", self.base_url, source.id);
+        match (source.needs_token(), token, &source.token_hint) {
+            (false, _, _) => format!("{}/hooks/in/{}", self.base_url, source.spec.name),
+            (true, Some(token), _) => format!("{base}/{token}"),
+            (true, None, Some(hint)) => format!("{base}/{hint}"),
+            (true, None, None) => base,
+        }
+    }
+
+    pub async fn create(&self, mut spec: SourceSpec, actor: &str) -> Result<Issued, SourceError> {
+        spec.validate()?;
+        let now = now_millis();
+        let source = Source {
+            id: new_id("src"),
+            spec,
+            token_hint: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let token = source.needs_token().then(new_token).transpose()?;
+        let source = Source {
+            token_hint: token.as_deref().map(mask),
+            ..source
+        };
+        let actor = actor.to_owned();
+        let (source, token) = self
+            .outbox
+            .store()
+            .write(move |conn| {
+                store::sources::insert(conn, &source.to_row(token.as_deref())?).map_err(
+                    |error| error.unique_or(|| SourceError::NameTaken(source.spec.name.clone())),
+                )?;
+                let details = json!({ "source": source.spec.masked() });
+                audit::record(
+                    conn,
+                    Change::of(&actor, "source.created", &source.id, details),
+                )?;
+                Ok::<_, SourceError>((source, token))
+            })
+            .await?;
+        Ok(Issued { source, token })
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Source, SourceError> {
+        let id = id.to_owned();
+        self.outbox
+            .store()
+            .read(move |conn| Ok(Source::from_row(&find(conn, &id)?)?))
+            .await
+    }
+
+    pub async fn list(&self, page: PageRequest) -> Result<Page<Source>, SourceError> {
+        self.outbox
+            .store()
+            .read(move |conn| Ok(store::sources::list(conn, &page)?.try_map(Source::from_row)?))
+            .await
+    }
+
+    /// Replaces a source's definition; secrets sent back masked keep their value. A source that
+    /// turns to `url_token` without a token gets one, shown this once.
+    pub async fn replace(
+        &self,
+        id: &str,
+        mut spec: SourceSpec,
+        actor: &str,
+    ) -> Result<Issued, SourceError> {
+        let current = self.get(id).await?;
+        spec.keep_masked_secrets(&current.spec);
+        spec.validate()?;
+        let updated = Source {
+            spec,
+            updated_at: now_millis().max(current.updated_at + 1),
+            ..current.clone()
+        };
+        let token = (updated.needs_token() && current.token_hint.is_none())
+            .then(new_token)
+            .transpose()?;
+        let actor = actor.to_owned();
+        let replaced = self
+            .outbox
+            .store()
+            .write(move |conn| {
+                let row = updated.to_row(token.as_deref())?;
+                let found = store::sources::update(conn, &row).map_err(|error| {
+                    error.unique_or(|| SourceError::NameTaken(row.name.clone()))
+                })?;
+                if !found {
+                    return Err(SourceError::NotFound(row.id));
+                }
+                if let Some(token) = &token {
+                    let hint = mask(token);
+                    store::sources::set_token(
+                        conn,
+                        &row.id,
+                        row.token_hash.as_deref(),
+                        Some(&hint),
+                        row.updated_at,
+                    )?;
+                }
+                let details = audit::changes(&current.spec.masked(), &updated.spec.masked());
+                audit::record(conn, Change::of(&actor, "source.updated", &row.id, details))?;
+                let source = Source {
+                    token_hint: token.as_deref().map(mask).or(updated.token_hint.clone()),
+                    ..updated
+                };
+                Ok(Issued { source, token })
+            })
+            .await?;
+        Ok(replaced)
+    }
+
+    pub async fn delete(&self, id: &str, actor: &str) -> Result<(), SourceError> {
+        let (id, actor) = (id.to_owned(), actor.to_owned());
+        self.outbox
+            .store()
+            .write(move |conn| {
+                let row = find(conn, &id)?;
+                store::sources::delete(conn, &id)?;
+                let details = json!({ "name": row.name });
+                audit::record(conn, Change::of(&actor, "source.deleted", &id, details))?;
+                Ok::<_, SourceError>(())
+            })
+            .await
+    }
+
+    /// A new URL token: the old one stops working at once. Only for `url_token` sources.
+    pub async fn rotate(&self, id: &str, actor: &str) -> Result<Issued, SourceError> {
+        let current = self.get(id).await?;
+        if !current.needs_token() {
+            return Err(
+                Invalid::new("auth.type", "only url_token sources have a token to rotate").into(),
+            );
+        }
+        let token = new_token()?;
+        let (id, actor, now) = (id.to_owned(), actor.to_owned(), now_millis());
+        let hint = mask(&token);
+        let hash = hex::encode(auth::token_digest(&token));
+        let stored_hint = hint.clone();
+        self.outbox
+            .store()
+            .write(move |conn| {
+                if !store::sources::set_token(conn, &id, Some(&hash), Some(&stored_hint), now)? {
+                    return Err(SourceError::NotFound(id));
+                }
+                let details = json!({ "token": stored_hint });
+                audit::record(conn, Change::of(&actor, "source.rotated", &id, details))?;
+                Ok(())
+            })
+            .await?;
+        let source = Source {
+            token_hint: Some(hint),
+            updated_at: now,
+            ..current
+        };
+        Ok(Issued {
+            source,
+            token: Some(token),
+        })
+    }
+}
+
+fn find(conn: &mut AnyConnection, id: &str) -> Result<SourceRow, SourceError> {
+    store::sources::find(conn, id)?.ok_or_else(|| SourceError::NotFound(id.to_owned()))
+}
+
+fn new_token() -> Result<String, getrandom::Error> {
+    random_urlsafe(TOKEN_BYTES)
+}
