@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end delivery benchmark (issue 3): durable deliveries a second from client send to
 # receiver arrival, on SQLite and PostgreSQL (one and two processes), intake alone, and latency
-# at 20 events a second; and alerts accepted a second (issue 6).
-# Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|alerts|all]
+# at 20 events a second; alerts accepted a second (issue 6), one by one and through an
+# Alertmanager source in groups of 50 (issue 18).
+# Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|alerts|sources|all]
 #        BIN=/path/to/an/older/switchyard bench/delivery.sh sqlite   (measures that build instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +57,10 @@ esac
 case $scenario in alerts|all)
     run "SQLite alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "sqlite://$WORK/d.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000
     run "PostgreSQL alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000;;
+esac
+case $scenario in sources|all)
+    run "SQLite source: Alertmanager groups of 50 alerts over 1000 fingerprints, one webhook on incident.*" "sqlite://$WORK/e.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000 --groups 50
+    run "PostgreSQL source: Alertmanager groups of 50 alerts over 1000 fingerprints, one webhook on incident.*" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000 --groups 50;;
 esac
 case $scenario in latency|all)
     run "SQLite latency at 20 events/s" "sqlite://$WORK/c.db" 1 --events 600 --rate 20

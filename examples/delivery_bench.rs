@@ -10,6 +10,8 @@
 //!                  [--alerts K]      post alerts (`trigger`, over K dedup keys: K incidents
 //!                                    opened, the rest occurrences) to /api/v1/alerts with a
 //!                                    webhook on `incident.*`; report acceptance only
+//!                  [--groups G]      with --alerts: post them to an Alertmanager source
+//!                                    instead, G alerts a request (N alerts in all)
 //!
 //! It prints accepted events a second (client side), delivered a second (first send to last
 //! arrival), and the latency from each event's send to its arrival at the receiver.
@@ -31,6 +33,8 @@ struct Options {
     down_receiver: bool,
     /// Post alerts over this many dedup keys instead of events.
     alert_keys: Option<usize>,
+    /// Post the alerts to an Alertmanager source, this many a request.
+    group: Option<usize>,
 }
 
 fn options() -> Options {
@@ -44,6 +48,7 @@ fn options() -> Options {
         webhook: true,
         down_receiver: false,
         alert_keys: None,
+        group: None,
     };
     while let Some(arg) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| panic!("{arg} needs a value"));
@@ -56,6 +61,7 @@ fn options() -> Options {
             "--no-webhook" => options.webhook = false,
             "--down-receiver" => options.down_receiver = true,
             "--alerts" => options.alert_keys = Some(value().parse().expect("--alerts")),
+            "--groups" => options.group = Some(value().parse().expect("--groups")),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -144,6 +150,11 @@ async fn main() {
         );
     }
 
+    let source_path = match options.group {
+        Some(_) => Some(create_source(&client, &options).await),
+        None => None,
+    };
+    let requests = options.events / options.group.unwrap_or(1);
     let sent_at: Arc<Mutex<Vec<Option<Instant>>>> =
         Arc::new(Mutex::new(vec![None; options.events]));
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -157,37 +168,39 @@ async fn main() {
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let (client, next, sent_at) = (client.clone(), Arc::clone(&next), Arc::clone(&sent_at));
-        let (servers, token, events, alert_keys) = (
+        let (servers, token, alert_keys, group, source_path) = (
             options.servers.clone(),
             options.token.clone(),
-            options.events,
             options.alert_keys,
+            options.group,
+            source_path.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut pacing = interval.map(tokio::time::interval);
             loop {
                 let seq = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if seq >= events {
+                if seq >= requests {
                     return;
                 }
                 if let Some(pacing) = pacing.as_mut() {
                     pacing.tick().await;
                 }
                 let server = &servers[seq % servers.len()];
-                let (path, body) = match alert_keys {
-                    Some(keys) => ("alerts", json!({"dedup_key": format!("host-{}/cpu", seq % keys), "action": "trigger",
-                        "title": "CPU high", "severity": "critical", "source": "bench", "attributes": {"seq": seq}})),
-                    None => ("events", json!({"type": "x.bench", "data": {"seq": seq}})),
+                let (path, body, expected) = match (alert_keys, group, &source_path) {
+                    (Some(keys), Some(group), Some(path)) => (path.clone(), alertmanager_group(seq, group, keys), 200),
+                    (Some(keys), _, _) => ("/api/v1/alerts".to_owned(), json!({"dedup_key": format!("host-{}/cpu", seq % keys), "action": "trigger",
+                        "title": "CPU high", "severity": "critical", "source": "bench", "attributes": {"seq": seq}}), 202),
+                    _ => ("/api/v1/events".to_owned(), json!({"type": "x.bench", "data": {"seq": seq}}), 202),
                 };
                 sent_at.lock().unwrap()[seq] = Some(Instant::now());
                 let response = client
-                    .post(format!("{server}/api/v1/{path}"))
+                    .post(format!("{server}{path}"))
                     .bearer_auth(&token)
                     .json(&body)
                     .send()
                     .await
                     .expect("post event");
-                assert_eq!(response.status().as_u16(), 202, "post event");
+                assert_eq!(response.status().as_u16(), expected, "post event");
             }
         }));
     }
@@ -215,6 +228,39 @@ async fn main() {
     }
     report(&arrivals.lock().unwrap(), &sent_at.lock().unwrap(), started);
     receiver_handle.stop(false).await;
+}
+
+/// An Alertmanager source (with a URL token); returns the path to post to.
+async fn create_source(client: &reqwest::Client, options: &Options) -> String {
+    let spec = json!({"name": "bench-alertmanager", "kind": "alertmanager"});
+    let response = client
+        .post(format!("{}/api/v1/sources", options.servers[0]))
+        .bearer_auth(&options.token)
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    let created: Value = response.json().await.unwrap();
+    let url = created["url"].as_str().expect("the source's URL");
+    let path_at = url.find("/hooks/").expect("a /hooks/ URL");
+    url[path_at..].to_owned()
+}
+
+/// Request `seq` as Alertmanager sends a group: `group` firing alerts, their fingerprints over
+/// `keys` (the shape of its webhook body, `version` "4").
+fn alertmanager_group(seq: usize, group: usize, keys: usize) -> Value {
+    let alerts: Vec<Value> = (0..group)
+        .map(|n| {
+            let key = (seq * group + n) % keys;
+            json!({"status": "firing", "labels": {"alertname": "HostHighCpuLoad", "instance": format!("host-{key}:9100"), "severity": "critical"},
+                "annotations": {"summary": format!("CPU high on host-{key}"), "description": "CPU load is above 90 %"},
+                "startsAt": "2026-12-07T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph?g0.expr=cpu", "fingerprint": format!("{key:016x}")})
+        })
+        .collect();
+    json!({"receiver": "switchyard", "status": "firing", "alerts": alerts, "groupLabels": {"alertname": "HostHighCpuLoad"},
+        "commonLabels": {"alertname": "HostHighCpuLoad"}, "commonAnnotations": {}, "externalURL": "http://alertmanager:9093",
+        "version": "4", "groupKey": "{}:{alertname=\"HostHighCpuLoad\"}", "truncatedAlerts": 0})
 }
 
 fn report(arrivals: &Arrivals, sent_at: &[Option<Instant>], started: Instant) {

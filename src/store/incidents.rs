@@ -123,12 +123,16 @@ pub fn find_unresolved(
     conn: &mut AnyConnection,
     dedup_key: &str,
 ) -> Result<Option<IncidentRow>, StoreError> {
-    // Written once, typed for each backend.
+    // Written once, typed for each backend. The condition of the partial index on open dedup
+    // keys is written as it stands in the index, not bound: a planner that does not look at
+    // bound values (PostgreSQL's generic plans, SQLite's with QPSG) can then use the index.
     macro_rules! unresolved {
         () => {
             incidents::table
                 .filter(incidents::dedup_key.eq(dedup_key))
-                .filter(incidents::status.ne("resolved"))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "status <> 'resolved'",
+                ))
                 .select(IncidentRow::as_select())
         };
     }
