@@ -197,3 +197,134 @@ impl Signed<'_> {
         fresh && matches
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::DateTime;
+
+    use super::*;
+    use crate::outbound::Signing;
+    use crate::outbound::signing::signature_headers;
+
+    fn request(headers: &[(&str, &str)], body: &[u8]) -> SourceRequest {
+        SourceRequest {
+            method: "POST".into(),
+            headers: headers
+                .iter()
+                .map(|(name, value)| (name.to_ascii_lowercase(), (*value).to_owned()))
+                .collect(),
+            query: String::new(),
+            body: body.to_vec().into(),
+            url_token: None,
+        }
+    }
+
+    fn hmac(scheme: HmacScheme, secret: &str) -> SourceAuth {
+        SourceAuth::Hmac {
+            scheme,
+            secret: secret.into(),
+            header: None,
+            timestamp_header: None,
+        }
+    }
+
+    /// All Quiet's signature as recorded in `tests/fixtures/sources/allquiet-signed.json`.
+    #[test]
+    fn all_quiet_signatures_verify_within_five_minutes_of_their_time() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sources/");
+        let signed: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(format!("{dir}allquiet-signed.json")).unwrap())
+                .unwrap();
+        let body = std::fs::read(format!("{dir}allquiet-open.json")).unwrap();
+        let at = signed["timestamp"].as_str().unwrap();
+        let sent = request(
+            &[
+                ("x-aq-timestamp", at),
+                ("x-aq-signature", signed["signature"].as_str().unwrap()),
+            ],
+            &body,
+        );
+        let auth = hmac(HmacScheme::Allquiet, signed["secret"].as_str().unwrap());
+        let then = DateTime::parse_from_rfc3339(at).unwrap().timestamp();
+        assert!(verify(&auth, None, &sent, then + 60));
+        assert!(!verify(&auth, None, &sent, then + 600), "a replay");
+        let mut tampered = sent.clone();
+        tampered.body = b"{}".to_vec().into();
+        assert!(!verify(&auth, None, &tampered, then));
+    }
+
+    /// The Standard Webhooks specification's published test vector.
+    #[test]
+    fn standard_webhooks_signatures_verify() {
+        let body = br#"{"test": 2432232314}"#;
+        let sent = request(
+            &[
+                ("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
+                ("webhook-timestamp", "1614265330"),
+                (
+                    "webhook-signature",
+                    "v1,bm9ldHZhbGlk v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+                ),
+            ],
+            body,
+        );
+        let auth = hmac(
+            HmacScheme::StandardWebhooks,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
+        assert!(verify(&auth, None, &sent, 1614265330));
+        let wrong = hmac(
+            HmacScheme::StandardWebhooks,
+            "whsec_dGhpcyBpcyB0aGUgb2xkIHNlY3JldCBrZXkh",
+        );
+        assert!(!verify(&wrong, None, &sent, 1614265330));
+    }
+
+    /// What Switchyard's own webhooks send verifies at a Switchyard source.
+    #[test]
+    fn switchyard_signatures_verify() {
+        let body = b"{\"a\":1}";
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let signing = Signing::HmacSha256 {
+            secret: "0123456789abcdef".into(),
+        };
+        let headers = signature_headers(&signing, "dlv_1", body, now);
+        let pairs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let auth = hmac(HmacScheme::HmacSha256, "0123456789abcdef");
+        assert!(verify(&auth, None, &request(&pairs, body), 1_700_000_010));
+        assert!(!verify(&auth, None, &request(&pairs, b"{}"), 1_700_000_010));
+    }
+
+    #[test]
+    fn tokens_and_keys_compare_whole() {
+        let token = SourceAuth::Bearer {
+            token: "abcdef".into(),
+        };
+        assert!(verify(
+            &token,
+            None,
+            &request(&[("authorization", "bearer abcdef")], b""),
+            0
+        ));
+        assert!(!verify(
+            &token,
+            None,
+            &request(&[("authorization", "Bearer abcde")], b""),
+            0
+        ));
+        let url = SourceAuth::UrlToken;
+        let stored = token_digest("t0ken");
+        let mut sent = request(&[], b"");
+        sent.url_token = Some("t0ken".into());
+        assert!(verify(&url, Some(&stored), &sent, 0));
+        sent.url_token = Some("t0ke".into());
+        assert!(!verify(&url, Some(&stored), &sent, 0));
+        assert!(
+            !verify(&url, None, &sent, 0),
+            "no stored token admits nobody"
+        );
+    }
+}

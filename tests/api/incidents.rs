@@ -132,38 +132,38 @@ backend_tests! {
         diesel::insert_into(incidents::table).values(&row).execute(&mut conn).expect("resolved incidents may share a key");
     }
 
-    // Tactical RMM's alert template actions, as in the README: one body per transition, with its
-    // variables replaced as it replaces them (plain text, `None` for what is missing).
+    // Tactical RMM's alert template actions, as in the README, posted to a tactical-rmm source:
+    // one body per transition, its variables replaced as Tactical RMM replaces them (plain text).
     async fn tactical_rmm_failure_and_resolved_actions_drive_one_incident(backend: Backend) {
         let app = spawn_app(backend).await;
-        let (_, rmm) = app.create_token("tactical-rmm", "ingest").await;
+        let source = crate::sources::create_source(&app, json!({"name": "rmm", "kind": "tactical-rmm"})).await;
+        let path = crate::sources::path_of(&app, &source);
         let failure = include_str!("../../examples/tactical-rmm/failure.json");
         let resolved = include_str!("../../examples/tactical-rmm/resolved.json");
         let render = |template: &str, message: &str| {
             template
+                .replace("{{alert.id}}", "1873")
                 .replace("{{agent.hostname}}", "WS-0042")
                 .replace("{{alert.alert_type}}", "check")
-                .replace("{{alert.assigned_check.readable_desc}}", "Disk space C: > 10%")
                 .replace("{{alert.message}}", message)
                 .replace("{{alert.severity}}", "error")
-                .replace("{{alert.alert_time}}", "2026-11-22 09:58:01.123456+00:00")
                 .replace("{{client.name}}", "Contoso")
                 .replace("{{site.name}}", "Berlin")
+                .into_bytes()
         };
-        let post = |body: String| app.with_token(Method::POST, "/api/v1/alerts", &rmm)
-            .header("Content-Type", "application/json").body(body).send();
 
-        let opened = expect_json(post(render(failure, "WS-0042 Disk space C: below 10%")).await.unwrap(), 202).await;
-        let closed = expect_json(post(render(resolved, "WS-0042 Disk space C: OK")).await.unwrap(), 202).await;
+        let opened = crate::sources::post_json(&app, &path, render(failure, "WS-0042 Disk space C: below 10%")).await;
+        let closed = crate::sources::post_json(&app, &path, render(resolved, "WS-0042 Disk space C: OK")).await;
 
-        assert_eq!(opened["result"], "opened");
-        assert_eq!(opened["incident"]["title"], "WS-0042 Disk space C: below 10%");
-        assert_eq!(opened["incident"]["severity"], "critical");
-        assert_eq!(opened["incident"]["source"], "tactical-rmm");
-        assert_eq!(opened["incident"]["attributes"][0], json!({"name": "client", "value": "Contoso", "is_image": false, "hide_in_previews": false}));
-        assert_eq!(closed["result"], "resolved");
-        assert_eq!(closed["incident"]["id"], opened["incident"]["id"]);
-        assert_eq!(closed["incident"]["timeline"][1]["message"], "WS-0042 Disk space C: OK");
+        assert_eq!(opened["alerts"][0]["result"], "opened");
+        assert_eq!(closed["alerts"][0]["result"], "resolved");
+        let incident = app.get_json(&format!("/api/v1/incidents/{}", opened["alerts"][0]["incident"].as_str().unwrap())).await;
+        assert_eq!(incident["title"], "WS-0042: check alert (error)");
+        assert_eq!(incident["severity"], "critical");
+        assert_eq!(incident["status"], "resolved");
+        assert_eq!(incident["dedup_key"], "trmm-1873");
+        assert_eq!(incident["attributes"][1], json!({"name": "client", "value": "Contoso", "is_image": false, "hide_in_previews": false}));
+        assert_eq!(incident["timeline"][1]["message"], "WS-0042 Disk space C: OK");
     }
 
     async fn alerts_are_checked_and_need_an_ingest_or_admin_token(backend: Backend) {
