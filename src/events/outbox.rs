@@ -11,7 +11,7 @@ use super::PreparedEvent;
 use crate::delivery::{Addressed, DeliveryEngine, NewDeliveries};
 use crate::model::EncodedEvent;
 use crate::store::events::EventRow;
-use crate::store::{self, AnyConnection, Store, StoreError, Transient};
+use crate::store::{self, AnyConnection, Orphaned, Store, StoreError, Transient};
 use crate::webhooks::Webhook;
 
 /// Which transaction a write runs in.
@@ -73,14 +73,14 @@ impl Outbox {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.committed(|store, engine| async move {
-            let work = move |conn: &mut AnyConnection| Transaction::run(conn, &engine, work);
-            match committing {
-                Committing::Grouped => store.write(work).await,
-                Committing::Apart => store.write_apart(work).await,
-            }
-        })
-        .await
+        let engine = self.engine.clone();
+        let work = move |conn: &mut AnyConnection| Transaction::run(conn, &engine, work);
+        let (value, created) = match committing {
+            Committing::Grouped => self.store.write_or_orphan(work, self.orphaned()).await,
+            Committing::Apart => self.store.write_apart(work, self.orphaned()).await,
+        }?;
+        start(&self.engine, created);
+        Ok(value)
     }
 
     /// [`Outbox::write`], attempted again when it lost to a concurrent transaction
@@ -91,39 +91,27 @@ impl Outbox {
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
-        self.committed(|store, engine| async move {
-            store
-                .write_retrying(move |conn| Transaction::run(conn, &engine, work.clone()))
-                .await
-        })
-        .await
+        let engine = self.engine.clone();
+        let work = move |conn: &mut AnyConnection| Transaction::run(conn, &engine, work.clone());
+        let (value, created) = self
+            .store
+            .write_retrying_or_orphan(work, || self.orphaned())
+            .await?;
+        start(&self.engine, created);
+        Ok(value)
     }
 
-    /// Runs `write` and starts the deliveries it created, on a task of its own: a caller that
-    /// stops waiting (an HTTP client that hung up drops its handler) does not leave committed
-    /// deliveries unsent until the end of their lease.
-    async fn committed<T, E, W>(
-        &self,
-        write: impl FnOnce(Store, DeliveryEngine) -> W,
-    ) -> Result<T, E>
-    where
-        W: Future<Output = Result<(T, Vec<NewDeliveries>), E>> + Send + 'static,
-        T: Send + 'static,
-        E: From<StoreError> + Send + 'static,
-    {
+    /// Starts a committed write's deliveries when its caller stopped waiting (an HTTP client
+    /// hung up and its handler was dropped): otherwise they would wait for their lease to end.
+    fn orphaned<T>(&self) -> Orphaned<(T, Vec<NewDeliveries>)> {
         let engine = self.engine.clone();
-        let written = write(self.store.clone(), self.engine.clone());
-        let task = tokio::spawn(async move {
-            let (value, created) = written.await?;
-            for deliveries in created {
-                engine.start(deliveries);
-            }
-            Ok(value)
-        });
-        match task.await {
-            Ok(result) => result,
-            Err(join) => Err(StoreError::from(join).into()),
-        }
+        Box::new(move |(_, created)| start(&engine, created))
+    }
+}
+
+fn start(engine: &DeliveryEngine, created: Vec<NewDeliveries>) {
+    for deliveries in created {
+        engine.start(deliveries);
     }
 }
 

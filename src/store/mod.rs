@@ -111,6 +111,9 @@ pub(crate) use insert_in_chunks;
 
 pub const WRITE_ATTEMPTS: u32 = 5;
 
+/// What receives a committed write's outcome when its caller stopped waiting for it.
+pub type Orphaned<T> = Box<dyn FnOnce(T) + Send>;
+
 /// Errors that may say "try again": a transient conflict with a concurrent transaction.
 pub trait Transient {
     fn is_transient(&self) -> bool;
@@ -220,8 +223,29 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        self.submit(work, None).await
+    }
+
+    /// [`Store::write`]; if the caller stops waiting (its future is dropped) and the write
+    /// commits, `orphaned` receives what the caller would have.
+    pub async fn write_or_orphan<T, E, F>(&self, work: F, orphaned: Orphaned<T>) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.submit(work, Some(orphaned)).await
+    }
+
+    async fn submit<T, E, F>(&self, work: F, orphaned: Option<Orphaned<T>>) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
-        self.writer.submit(Box::new(Typed::new(work, reply)))?;
+        self.writer
+            .submit(Box::new(Typed::new(work, reply, orphaned)))?;
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Commit("the database writer stopped".into()).into())
         })
@@ -230,21 +254,31 @@ impl Store {
     /// Runs `work` in a transaction of its own on a pooled connection, beside the
     /// group-committing writers, so that on PostgreSQL several run at once: for large batches
     /// of independent work. SQLite takes one writer at a time, so there it is [`Store::write`].
-    pub async fn write_apart<T, E, F>(&self, work: F) -> Result<T, E>
+    /// `orphaned` as in [`Store::write_or_orphan`].
+    pub async fn write_apart<T, E, F>(&self, work: F, orphaned: Orphaned<T>) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
         if self.sqlite {
-            return self.write(work).await;
+            return self.write_or_orphan(work, orphaned).await;
         }
         let pool = self.reader.clone();
-        run_blocking(move || {
-            let mut conn = pool.get().map_err(StoreError::from)?;
-            writer::in_transaction(&mut conn, work)
+        let (reply, answer) = oneshot::channel();
+        // The blocking task runs to its end even when the caller stops waiting.
+        tokio::task::spawn_blocking(move || {
+            let outcome = pool
+                .get()
+                .map_err(|error| StoreError::from(error).into())
+                .and_then(|mut conn| writer::in_transaction(&mut conn, work));
+            if let Err(Ok(value)) = reply.send(outcome) {
+                orphaned(value);
+            }
+        });
+        answer.await.unwrap_or_else(|_| {
+            Err(StoreError::Commit("the write stopped before it finished".into()).into())
         })
-        .await
     }
 
     /// [`Store::write`], attempted again (up to [`WRITE_ATTEMPTS`] times in all) when it lost
@@ -256,9 +290,37 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
+        self.retrying(work, || None).await
+    }
+
+    /// [`Store::write_retrying`]; `orphaned` makes what each attempt hands over should its
+    /// caller stop waiting ([`Store::write_or_orphan`]).
+    pub async fn write_retrying_or_orphan<T, E, F>(
+        &self,
+        work: F,
+        orphaned: impl Fn() -> Orphaned<T>,
+    ) -> Result<T, E>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Transient + Send + 'static,
+    {
+        self.retrying(work, || Some(orphaned())).await
+    }
+
+    async fn retrying<T, E, F>(
+        &self,
+        work: F,
+        orphaned: impl Fn() -> Option<Orphaned<T>>,
+    ) -> Result<T, E>
+    where
+        F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
+        T: Send + 'static,
+        E: From<StoreError> + Transient + Send + 'static,
+    {
         let mut attempt = 1;
         loop {
-            match self.write(work.clone()).await {
+            match self.submit(work.clone(), orphaned()).await {
                 Err(error) if error.is_transient() && attempt < WRITE_ATTEMPTS => attempt += 1,
                 result => return result,
             }

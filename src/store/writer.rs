@@ -15,8 +15,8 @@ use diesel::r2d2::R2D2Connection;
 use diesel::result::Error as DieselError;
 use tokio::sync::oneshot;
 
-use super::StoreError;
 use super::connection::{AnyConnection, ConnectionManager};
+use super::{Orphaned, StoreError};
 
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 256;
@@ -44,14 +44,20 @@ pub(super) struct Typed<T, E, F> {
     work: Option<F>,
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
+    orphaned: Option<Orphaned<T>>,
 }
 
 impl<T, E, F> Typed<T, E, F> {
-    pub fn new(work: F, reply: oneshot::Sender<Result<T, E>>) -> Self {
+    pub fn new(
+        work: F,
+        reply: oneshot::Sender<Result<T, E>>,
+        orphaned: Option<Orphaned<T>>,
+    ) -> Self {
         Self {
             work: Some(work),
             outcome: None,
             reply,
+            orphaned,
         }
     }
 }
@@ -100,7 +106,12 @@ where
             (Ok(()), None) => Err(StoreError::Commit("the write did not run".into()).into()),
             (Err(reason), _) => Err(StoreError::Commit(reason).into()),
         };
-        let _ = self.reply.send(result);
+        // A caller that stopped waiting leaves a committed outcome to `orphaned`.
+        if let Err(Ok(value)) = self.reply.send(result)
+            && let Some(orphaned) = self.orphaned
+        {
+            orphaned(value);
+        }
     }
 }
 
