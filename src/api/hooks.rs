@@ -86,6 +86,30 @@ async fn slash(
     receive(req, state, payload, Kind::Slash).await
 }
 
+/// The body and how it is encoded: a `GET`'s query string, or a form or JSON body.
+async fn read_chat_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<(Encoding, web::Bytes), ApiError> {
+    if req.method() == Method::GET {
+        let query = req.query_string().as_bytes();
+        return Ok((Encoding::Query, web::Bytes::copy_from_slice(query)));
+    }
+    let encoding = if has_media_type(req, "application/x-www-form-urlencoded") {
+        Encoding::Form
+    } else if has_media_type(req, "application/json") {
+        Encoding::Json
+    } else {
+        return Err(ApiError::unsupported_media_type(
+            "send the body as application/x-www-form-urlencoded or application/json",
+        ));
+    };
+    Ok((
+        encoding,
+        read_limited(req, &mut payload.into_inner()).await?,
+    ))
+}
+
 fn header_text(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
         .get(name)
@@ -99,25 +123,11 @@ async fn receive(
     payload: web::Payload,
     kind: Kind,
 ) -> Result<HttpResponse, ApiError> {
-    state.gateway.check_enabled()?;
-    let (encoding, body) = if req.method() == Method::GET {
-        let query = req.query_string().as_bytes();
-        (Encoding::Query, web::Bytes::copy_from_slice(query))
-    } else {
-        let encoding = if has_media_type(&req, "application/x-www-form-urlencoded") {
-            Encoding::Form
-        } else if has_media_type(&req, "application/json") {
-            Encoding::Json
-        } else {
-            return Err(ApiError::unsupported_media_type(
-                "send the body as application/x-www-form-urlencoded or application/json",
-            ));
-        };
-        (
-            encoding,
-            read_limited(&req, &mut payload.into_inner()).await?,
-        )
-    };
+    state.gateway.check_enabled(kind)?;
+    let read = read_chat_body(&req, payload).await;
+    let (encoding, body) = read.inspect_err(|error| {
+        state.gateway.unreadable(kind, error.to_string());
+    })?;
     let slack = match (
         header_text(&req, "x-slack-signature"),
         header_text(&req, "x-slack-request-timestamp"),

@@ -7,6 +7,7 @@ pub mod body;
 mod deliveries;
 mod error;
 mod events;
+mod exchanges;
 mod health;
 mod hooks;
 mod incidents;
@@ -75,6 +76,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(vars::routes)
                 .configure(incidents::routes)
                 .configure(triggers::routes)
+                .configure(exchanges::routes)
                 .configure(schedules::routes)
                 .configure(sources::routes)
                 .configure(settings::routes),

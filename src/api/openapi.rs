@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    audit, deliveries, events, incidents, schedules, settings, sources, tokens, triggers, vars,
-    webhooks,
+    audit, deliveries, events, exchanges, incidents, schedules, settings, sources, tokens,
+    triggers, vars, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -51,6 +51,8 @@ use super::{
         triggers::get_trigger,
         triggers::replace_trigger,
         triggers::delete_trigger,
+        exchanges::list_trigger_exchanges,
+        exchanges::list_chat_exchanges,
         schedules::list_schedules,
         schedules::create_schedule,
         schedules::get_schedule,

@@ -10,12 +10,14 @@ use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::exchange::{Exchange, ServiceCall, Verdict, Why};
 use super::forwarding::payload::Forwarded;
 use super::forwarding::services::{self, Caller, Request};
 use super::inbound::auth::Credentials;
 use super::inbound::message::{ChatMessage, MessageError};
-use super::inbound::selection::{Verifier, matched, pinned};
+use super::inbound::selection::{Selection, Verifier, matched, pinned};
 use super::incidents::IncidentDesk;
+use super::journal::{self, Journal};
 use super::replies::answer::{self, Post, Read};
 use super::replies::links::ReplyLinks;
 use super::replies::posts::{Conversation, reply_events, store_posts};
@@ -25,7 +27,6 @@ use super::routing::table::Candidate;
 use super::routing::triggers::Triggers;
 use super::settings::ChatSettings;
 use super::trigger::{Kind, ReplyMode, ReplySpec};
-use super::triggered::{self, TriggeredEvents};
 use super::{ChatAnswer, ChatError, Inbound};
 
 use crate::events::Outbox;
@@ -56,7 +57,8 @@ pub struct Gateway {
     triggers: Triggers,
     settings: Arc<ChatSettings>,
     links: ReplyLinks,
-    triggered: Arc<TriggeredEvents>,
+    /// `chat.triggered` events and the exchange log.
+    journal: Arc<Journal>,
     /// Asynchronous replies run on the main runtime, which outlives the HTTP workers at a
     /// stop; a stop gives them [`REPLIES_GRACE`] to finish.
     runtime: Handle,
@@ -75,7 +77,7 @@ impl Gateway {
         links: ReplyLinks,
     ) -> Self {
         Self {
-            triggered: TriggeredEvents::new(outbox.clone(), triggered::GATHER_FOR),
+            journal: Journal::new(outbox.clone(), journal::GATHER_FOR),
             outbox,
             access,
             incidents,
@@ -139,7 +141,7 @@ impl Gateway {
     }
 
     /// At a stop, after the last request: lets asynchronous replies finish (for up to
-    /// [`REPLIES_GRACE`]) and stores the `chat.triggered` events still queued.
+    /// [`REPLIES_GRACE`]) and stores the `chat.triggered` events and exchanges still queued.
     pub async fn finish(&self) {
         self.replies.close();
         if tokio::time::timeout(REPLIES_GRACE, self.replies.wait())
@@ -151,26 +153,57 @@ impl Gateway {
                 "asynchronous chat replies still waiting for their services at the stop; they are dropped"
             );
         }
-        self.triggered.flush().await;
+        self.journal.flush().await;
     }
 
     /// `chat.enabled` is the master switch of `/hooks/outgoing` and `/hooks/slash`.
-    pub fn check_enabled(&self) -> Result<(), ChatError> {
+    pub fn check_enabled(self: &Arc<Self>, kind: Kind) -> Result<(), ChatError> {
         if self.settings.enabled() {
-            Ok(())
-        } else {
-            Err(ChatError::Disabled)
+            return Ok(());
         }
+        let why = Why::new(
+            Verdict::Disabled,
+            None,
+            "chat is disabled (chat.enabled is off)",
+        );
+        self.not_forwarded(kind, None, why);
+        Err(ChatError::Disabled)
+    }
+
+    /// A request that could not be read (`413`, `415`): logged like any other.
+    pub fn unreadable(self: &Arc<Self>, kind: Kind, reason: String) {
+        self.not_forwarded(kind, None, Why::new(Verdict::Malformed, None, reason));
+    }
+
+    /// Logs a request that was not forwarded, and why.
+    fn not_forwarded(self: &Arc<Self>, kind: Kind, message: Option<ChatMessage>, why: Why) {
+        tracing::debug!(
+            kind = kind.as_str(),
+            trigger = why.route.as_ref().map(|route| route.spec.name.as_str()),
+            outcome = why.verdict.as_str(),
+            reason = %why.reason,
+            "a chat request was not forwarded"
+        );
+        self.journal
+            .record_exchange(Exchange::refused(kind, message, why));
     }
 
     /// Authenticates, matches and forwards one chat request (SPEC §3.2–3.4).
     pub async fn receive(self: &Arc<Self>, inbound: Inbound) -> Result<ChatAnswer, ChatError> {
-        let message = ChatMessage::parse(
+        let parsed = ChatMessage::parse(
             inbound.kind,
             inbound.encoding,
             &inbound.body,
             inbound.slack.is_some(),
-        )?;
+        );
+        let message = match parsed {
+            Ok(message) => message,
+            Err(error) => {
+                let why = Why::new(Verdict::Malformed, None, error.to_string());
+                self.not_forwarded(inbound.kind, None, why);
+                return Err(error.into());
+            }
+        };
         let credentials = Credentials::new(
             message.token(),
             inbound.authorization.as_deref(),
@@ -179,12 +212,20 @@ impl Gateway {
         let index = self.triggers.routing().current();
         let now = chrono::Utc::now().timestamp();
         let verifier = Verifier::new(credentials, &inbound.body, inbound.encoding, now);
-        let chosen = match &inbound.pinned {
-            Some(reference) => pinned(&index, reference, &message, &verifier)?,
-            None => matched(&index, &message, &verifier)?,
+        let selection = match &inbound.pinned {
+            Some(reference) => pinned(&index, reference, &message, &verifier),
+            None => matched(&index, &message, &verifier),
         };
-        let Some(candidate) = chosen else {
-            return Ok(ChatAnswer::Empty);
+        let candidate = match selection {
+            Selection::Chosen(candidate) => candidate,
+            Selection::Not(why) => {
+                let verdict = why.verdict;
+                self.not_forwarded(inbound.kind, Some(message), why);
+                return match verdict {
+                    Verdict::Ignored => Ok(ChatAnswer::Empty),
+                    _ => Err(ChatError::Unauthorized),
+                };
+            }
         };
         let chat_token = credentials.tokens().next().unwrap_or_default().to_owned();
         self.forward(candidate, message, chat_token).await
@@ -205,7 +246,7 @@ impl Gateway {
             Some(conversation) => Some(self.links.create(conversation).await?),
             None => None,
         };
-        self.triggered
+        self.journal
             .record_forwarded(&route, &message, &trigger_word);
         let forwarded = Forwarded {
             message: &message,
@@ -221,7 +262,13 @@ impl Gateway {
             chat_token: &chat_token,
         };
         if route.spec.reply.mode == ReplyMode::Sync {
-            return Ok(self.reply_now(request).await);
+            let (answer, calls) = self.reply_now(request).await;
+            let mut exchange =
+                Exchange::forwarded(Arc::clone(&route), message, trigger_word, chat_token);
+            exchange.services = calls;
+            exchange.reply = answer.post().cloned();
+            self.journal.record_exchange(exchange);
+            return Ok(answer);
         }
         let acknowledgement = acknowledgement(message.kind, &route.spec.reply);
         let owned = OwnedRequest {
@@ -233,18 +280,18 @@ impl Gateway {
             chat_token,
         };
         self.replies.spawn_on(
-            Arc::clone(self).reply_later(owned, conversation),
+            Arc::clone(self).reply_later(owned, conversation, acknowledgement.post().cloned()),
             &self.runtime,
         );
         Ok(acknowledgement)
     }
 
     /// `sync` mode: every service's answer, joined into the answer to the chat's request.
-    async fn reply_now(&self, request: Request<'_>) -> ChatAnswer {
+    async fn reply_now(&self, request: Request<'_>) -> (ChatAnswer, Vec<ServiceCall>) {
         let (clients, globals) = self.call_context();
         let caller = self.caller(&clients, &globals);
         let route = request.route;
-        let outcomes = join_all(
+        let calls = join_all(
             route
                 .services
                 .iter()
@@ -252,32 +299,63 @@ impl Gateway {
         )
         .await;
         let kind = request.forwarded.message.kind;
-        self.rules(kind, &route.spec.reply, self.settings.max_post_chars())
-            .join(&outcomes)
-            .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Post(Box::new(reply)))
+        let answer = self
+            .rules(kind, &route.spec.reply, self.settings.max_post_chars())
+            .join(calls.iter().map(|call| &call.outcome))
+            .map_or(ChatAnswer::Empty, |reply| ChatAnswer::Post(Box::new(reply)));
+        (answer, calls)
     }
 
-    /// `async` mode: each service's reply is posted when it arrives.
-    async fn reply_later(self: Arc<Self>, owned: OwnedRequest, conversation: Option<Conversation>) {
+    /// `async` mode: each service's reply is posted when it arrives; the exchange is logged
+    /// once every service has answered.
+    async fn reply_later(
+        self: Arc<Self>,
+        owned: OwnedRequest,
+        conversation: Option<Conversation>,
+        acknowledgement: Option<Post>,
+    ) {
         let request = owned.request();
         let (clients, globals) = self.call_context();
         let caller = self.caller(&clients, &globals);
         let (conversation, route, gateway) = (conversation.as_ref(), &owned.route, &self);
-        join_all(route.services.iter().map(|service| async move {
-            let outcome = services::call(caller, request, service).await;
-            match conversation {
-                Some(conversation) => gateway.post(route, conversation, &outcome).await,
-                None => tracing::warn!(
-                    trigger = %route.spec.name,
-                    "an asynchronous reply has nowhere to go: the request had no response_url and the trigger no reply.post_url"
-                ),
-            }
+        let answered = join_all(route.services.iter().map(|service| async move {
+            let call = services::call(caller, request, service).await;
+            let posts = match conversation {
+                Some(conversation) => gateway.post(route, conversation, &call.outcome).await,
+                None => {
+                    tracing::warn!(
+                        trigger = %route.spec.name,
+                        "an asynchronous reply has nowhere to go: the request had no response_url and the trigger no reply.post_url"
+                    );
+                    Vec::new()
+                }
+            };
+            (call, posts)
         }))
         .await;
+        let OwnedRequest {
+            route,
+            message,
+            trigger_word,
+            chat_token,
+            ..
+        } = owned;
+        let mut exchange = Exchange::forwarded(route, message, trigger_word, chat_token);
+        exchange.reply = acknowledgement;
+        for (call, posts) in answered {
+            exchange.services.push(call);
+            exchange.posts.extend(posts);
+        }
+        self.journal.record_exchange(exchange);
     }
 
-    /// Stores the posts of one outcome, each a delivery of its own.
-    async fn post(&self, route: &Route, conversation: &Conversation, outcome: &Outcome) {
+    /// Stores the posts of one outcome, each a delivery of its own, and returns them.
+    async fn post(
+        &self,
+        route: &Route,
+        conversation: &Conversation,
+        outcome: &Outcome,
+    ) -> Vec<Post> {
         let max = conversation.max_chars(self.settings.max_post_chars());
         let rules = self.rules(conversation.kind, &route.spec.reply, max);
         let posts = if conversation.splits() {
@@ -289,7 +367,7 @@ impl Gateway {
                 .collect()
         };
         if posts.is_empty() {
-            return;
+            return posts;
         }
         let stored = match reply_events(conversation, &route.spec.name, &posts) {
             Ok(events) => self.outbox.write(move |tx| store_posts(tx, events)).await,
@@ -298,6 +376,7 @@ impl Gateway {
         if let Err(error) = stored {
             tracing::error!(trigger = %route.spec.name, %error, "could not store a chat reply");
         }
+        posts
     }
 
     /// A post to `/hooks/reply/{id}`: the answer, in a service answer's format, is posted

@@ -9,18 +9,22 @@
 //! - `forwarding`: what a service receives (`payload`) and calling it (`services`).
 //! - `replies`: answers read (`answer`) and joined into the reply (`reply`), later posts
 //!   (`posts`) and the gateway's own `response_url`s (`links`).
-//! - `triggered` records the `chat.triggered` events, `settings` holds the `chat.*` switches,
-//!   `incidents` is the seam the incidents module implements for patches and commands.
+//! - `exchange` is the exchange log's record of one request (what came, what it came to and
+//!   why, what services were sent and answered); `journal` stores those and the
+//!   `chat.triggered` events in batches, off the request path.
+//! - `settings` holds the `chat.*` switches; `incidents` is the seam the incidents module
+//!   implements for patches and commands.
 
+pub mod exchange;
 pub mod forwarding;
 mod gateway;
 pub mod inbound;
 pub mod incidents;
+pub mod journal;
 pub mod replies;
 pub mod routing;
 pub mod settings;
 pub mod trigger;
-pub mod triggered;
 
 pub use gateway::{Gateway, ServiceAccess};
 
@@ -53,6 +57,15 @@ pub enum ChatAnswer {
     Empty,
     /// `200` with the post as JSON.
     Post(Box<Post>),
+}
+
+impl ChatAnswer {
+    pub fn post(&self) -> Option<&Post> {
+        match self {
+            ChatAnswer::Empty => None,
+            ChatAnswer::Post(post) => Some(post),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -404,7 +404,11 @@ mod tests {
         let receiver = subscribed(&fixture).await;
         let abandoned = fixture
             .outbox
-            .write(|tx| tx.emit(event("abandoned")))
+            .write(|tx| {
+                // Long enough that the one poll below cannot find the write done.
+                std::thread::sleep(Duration::from_millis(100));
+                tx.emit(event("abandoned"))
+            })
             .now_or_never();
         assert!(abandoned.is_none(), "the write was still under way");
         assert_eq!(

@@ -3,6 +3,7 @@
 //! closures they hand to [`Store::read`] and [`Store::write`].
 
 pub mod audit;
+pub mod chat_exchanges;
 pub mod connection;
 pub mod deliveries;
 pub mod events;

@@ -209,6 +209,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    chat_exchanges (id) {
+        id -> Text,
+        trigger_id -> Nullable<Text>,
+        received_at -> BigInt,
+        outcome -> Text,
+        record -> Text,
+    }
+}
+
 diesel::joinable!(incident_timeline -> incidents (incident_id));
 diesel::joinable!(source_requests -> sources (source_id));
 diesel::joinable!(schedule_runs -> schedules (schedule_id));
@@ -235,6 +245,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     schedule_runs,
     sources,
     source_requests,
+    chat_exchanges,
 );
 
 diesel::table! {

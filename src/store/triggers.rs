@@ -87,6 +87,7 @@ pub fn all(conn: &mut AnyConnection) -> Result<Vec<TriggerRow>, StoreError> {
 /// Returns whether the trigger existed.
 pub fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool, StoreError> {
     let deleted = diesel::delete(triggers::table.find(id)).execute(conn)?;
+    super::chat_exchanges::delete_of_trigger(conn, id)?;
     bump_generation(conn)?;
     Ok(deleted > 0)
 }

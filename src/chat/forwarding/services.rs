@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value, json};
 
 use super::payload::Forwarded;
+use crate::chat::exchange::ServiceCall;
 use crate::chat::incidents::IncidentDesk;
 use crate::chat::replies::answer::{self, Answer, Read};
 use crate::chat::replies::reply::Outcome;
@@ -59,10 +60,12 @@ pub fn human_duration(duration: Duration) -> String {
     }
 }
 
-pub async fn call(caller: Caller<'_>, request: Request<'_>, service: &Service) -> Outcome {
+/// Calls `service`: what came of it, with what it was sent and answered for the exchange log.
+pub async fn call(caller: Caller<'_>, request: Request<'_>, service: &Service) -> ServiceCall {
+    let mut record = ServiceCall::new(&service.label);
     let answered = match &service.target {
         Target::BuiltinIncidents => builtin(caller, request).await,
-        Target::Http(_) => http(caller, request, service).await,
+        Target::Http(_) => http(caller, request, service, &mut record).await,
     };
     let outcome = match answered {
         Ok(Some(answer)) => apply_patch(caller, request.route, &service.label, answer).await,
@@ -72,7 +75,8 @@ pub async fn call(caller: Caller<'_>, request: Request<'_>, service: &Service) -
     if let Outcome::Failed(line) = &outcome {
         tracing::warn!(trigger = %request.route.spec.name, error = %line, "a service failed");
     }
-    outcome
+    record.outcome = outcome;
+    record
 }
 
 /// The built-in incident commands answer with a text post.
@@ -126,6 +130,7 @@ async fn http(
     caller: Caller<'_>,
     request: Request<'_>,
     service: &Service,
+    record: &mut ServiceCall,
 ) -> Result<Option<Answer>, String> {
     let Target::Http(url) = &service.target else {
         return Ok(None);
@@ -160,11 +165,14 @@ async fn http(
     .build();
     let timeout = endpoint.timeout(caller.default_timeout_ms);
     let started = Instant::now();
-    let response = caller
+    let sent = caller
         .clients
         .send(&outbound, timeout, endpoint.allow_insecure_tls)
-        .await
-        .map_err(|error| unsent(&error, timeout, started.elapsed()))?;
+        .await;
+    let elapsed = started.elapsed();
+    record.latency = Some(elapsed);
+    record.request = Some(outbound);
+    let response = sent.map_err(|error| unsent(&error, timeout, elapsed))?;
     let read = match &request.route.reply_template {
         Some(_) => mapped(caller, request, service, &response)?,
         None => answer::read(
@@ -174,7 +182,9 @@ async fn http(
             response.truncated,
         ),
     };
-    judge(response.status, read, started.elapsed(), request)
+    let status = response.status;
+    record.answer = Some(response);
+    judge(status, read, elapsed, request)
 }
 
 /// An outgoing webhook's answer counts whatever its status, as Mattermost reads it: a `4xx` or

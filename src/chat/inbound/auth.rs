@@ -68,29 +68,54 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Why a Slack signature was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SlackRefusal {
+    #[error("the Slack timestamp is not a number")]
+    BadTimestamp,
+    #[error("signature too old (the Slack timestamp is more than 5 minutes from now)")]
+    TooOld,
+    #[error("the Slack signature is malformed")]
+    Malformed,
+    #[error("the Slack signature does not match the trigger's signing secret")]
+    Mismatch,
+}
+
 /// Slack's `v0` signature: `v0=` and the hex HMAC-SHA256 of `v0:<timestamp>:<body>`, valid
 /// within [`SLACK_WINDOW_SECONDS`] of `now` (Unix seconds).
 pub fn verify_slack(secret: &[u8], signed: &SlackSignature, body: &[u8], now: i64) -> bool {
-    let Ok(timestamp) = signed.timestamp.trim().parse::<i64>() else {
-        return false;
-    };
+    check_slack(secret, signed, body, now).is_ok()
+}
+
+/// [`verify_slack`], saying why not.
+pub fn check_slack(
+    secret: &[u8],
+    signed: &SlackSignature,
+    body: &[u8],
+    now: i64,
+) -> Result<(), SlackRefusal> {
+    let timestamp = signed
+        .timestamp
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| SlackRefusal::BadTimestamp)?;
     if now.abs_diff(timestamp) > SLACK_WINDOW_SECONDS.unsigned_abs() {
-        return false;
+        return Err(SlackRefusal::TooOld);
     }
-    let Some(hex_signature) = signed.signature.trim().strip_prefix("v0=") else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(hex_signature) else {
-        return false;
-    };
-    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret) else {
-        return false;
-    };
+    let expected = signed
+        .signature
+        .trim()
+        .strip_prefix("v0=")
+        .and_then(|hex_signature| hex::decode(hex_signature).ok())
+        .ok_or(SlackRefusal::Malformed)?;
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(secret).map_err(|_| SlackRefusal::Mismatch)?;
     mac.update(b"v0:");
     mac.update(signed.timestamp.trim().as_bytes());
     mac.update(b":");
     mac.update(body);
-    mac.verify_slice(&expected).is_ok()
+    mac.verify_slice(&expected)
+        .map_err(|_| SlackRefusal::Mismatch)
 }
 
 #[cfg(test)]
@@ -156,6 +181,35 @@ mod tests {
             signature: SIGNATURE.into(),
         };
         assert!(!verify_slack(SECRET, &extreme, BODY, TIMESTAMP));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let mut changed = BODY.to_vec();
+        changed[10] ^= 1;
+        let check = |signature: &SlackSignature, body: &[u8], now| {
+            check_slack(SECRET, signature, body, now)
+        };
+        assert_eq!(
+            check(&signed(SIGNATURE), &changed, TIMESTAMP),
+            Err(SlackRefusal::Mismatch)
+        );
+        assert_eq!(
+            check(&signed(SIGNATURE), BODY, TIMESTAMP + 301),
+            Err(SlackRefusal::TooOld)
+        );
+        assert_eq!(
+            check(&signed("v1=00"), BODY, TIMESTAMP),
+            Err(SlackRefusal::Malformed)
+        );
+        let unreadable = SlackSignature {
+            timestamp: "soon".into(),
+            signature: SIGNATURE.into(),
+        };
+        assert_eq!(
+            check(&unreadable, BODY, TIMESTAMP),
+            Err(SlackRefusal::BadTimestamp)
+        );
     }
 
     #[test]

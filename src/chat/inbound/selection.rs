@@ -1,17 +1,26 @@
 //! Which trigger a request is for, and whether it may use it: the candidates that match the
 //! message, narrowed to the one whose credentials the request presents. Nothing is answered
 //! before authentication but "malformed": an unknown pinned trigger is a `401` like a wrong
-//! token, so strangers learn neither trigger names nor trigger words.
+//! token, so strangers learn neither trigger names nor trigger words. Why a request was not
+//! forwarded is worked out only when it was not, for the exchange log.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::auth::{Credentials, verify_slack};
+use super::auth::{Credentials, check_slack, verify_slack};
 use super::message::{ChatMessage, Encoding};
-use crate::chat::ChatError;
+use crate::chat::exchange::{Verdict, Why};
 use crate::chat::routing::route::Route;
 use crate::chat::routing::table::{Candidate, Index};
 use crate::chat::trigger::Kind;
+
+/// The trigger a request is for, or why none.
+#[derive(Debug)]
+pub enum Selection {
+    Chosen(Candidate),
+    /// Ignored (answered with nothing) or refused (`401`).
+    Not(Why),
+}
 
 /// What proves a request's origin, and how to check it against a trigger.
 pub struct Verifier<'a> {
@@ -63,35 +72,62 @@ impl<'a> Verifier<'a> {
         verdict
     }
 
-    /// Whether a presented token belongs to a trigger of `kind` that takes tokens. A
-    /// signature is not tried against every signing secret: that would make a stranger's
-    /// request cost more the more Slack apps there are.
-    fn is_known(&self, index: &Index, kind: Kind) -> bool {
-        index.knows_token(kind, self.credentials.token_digests())
+    /// Why `route` does not accept the request's credentials.
+    fn refusal(&self, route: &Route) -> String {
+        let reason = match (&route.signing_secret, self.credentials.slack) {
+            (Some(_), _) if self.encoding == Encoding::Query => {
+                "Slack-signed triggers take POST requests only"
+            }
+            (Some(_), None) => "no Slack signature",
+            (Some(secret), Some(signature)) => {
+                return match check_slack(secret.as_bytes(), signature, self.body, self.now) {
+                    Ok(()) => "accepted".to_owned(),
+                    Err(refusal) => refusal.to_string(),
+                };
+            }
+            (None, _) if self.credentials.tokens().next().is_none() => "no token",
+            (None, _) => "the token is not the trigger's",
+        };
+        reason.to_owned()
+    }
+
+    /// Why a request that no trigger fires on gets nothing (its token is a trigger's: that
+    /// trigger says why it did not fire) or is refused.
+    fn unmatched(&self, index: &Index, message: &ChatMessage) -> Why {
+        if let Some(route) = index.route_with_token(message.kind, self.credentials.token_digests())
+        {
+            return Why::new(Verdict::Ignored, Some(route), route.why_not_fired(message));
+        }
+        let reason = if self.credentials.tokens().next().is_some() {
+            "no trigger matches this token"
+        } else if self.credentials.slack.is_some() {
+            "no Slack-signed trigger matches this command"
+        } else {
+            "no token"
+        };
+        Why::new(Verdict::Refused, None, reason)
     }
 }
 
 /// The first candidate that accepts the request's credentials. A request that no candidate
 /// accepts is refused; one that matches nothing is answered with nothing if its token is
 /// known, refused otherwise.
-pub fn matched(
-    index: &Index,
-    message: &ChatMessage,
-    verifier: &Verifier<'_>,
-) -> Result<Option<Candidate>, ChatError> {
-    let candidates = index.candidates(message);
-    if candidates.is_empty() {
-        return if verifier.is_known(index, message.kind) {
-            Ok(None)
-        } else {
-            Err(ChatError::Unauthorized)
-        };
+pub fn matched(index: &Index, message: &ChatMessage, verifier: &Verifier<'_>) -> Selection {
+    let mut candidates = index.candidates(message);
+    let Some(first) = candidates.first() else {
+        return Selection::Not(verifier.unmatched(index, message));
+    };
+    match candidates
+        .iter()
+        .position(|candidate| verifier.accepts(&candidate.route))
+    {
+        Some(chosen) => Selection::Chosen(candidates.swap_remove(chosen)),
+        None => Selection::Not(Why::new(
+            Verdict::Refused,
+            Some(&first.route),
+            verifier.refusal(&first.route),
+        )),
     }
-    candidates
-        .into_iter()
-        .find(|candidate| verifier.accepts(&candidate.route))
-        .map(Some)
-        .ok_or(ChatError::Unauthorized)
 }
 
 /// `/hooks/…/{trigger}`: that trigger alone, if the request may use it; a trigger that does
@@ -101,14 +137,30 @@ pub fn pinned(
     reference: &str,
     message: &ChatMessage,
     verifier: &Verifier<'_>,
-) -> Result<Option<Candidate>, ChatError> {
-    let route = index
-        .find(reference)
-        .filter(|route| route.spec.kind == message.kind)
-        .filter(|route| verifier.accepts(route))
-        .ok_or(ChatError::Unauthorized)?;
-    Ok(route.fires_on(message).map(|trigger_word| Candidate {
-        route: Arc::clone(route),
-        trigger_word,
-    }))
+) -> Selection {
+    let refused = |route, reason: String| Selection::Not(Why::new(Verdict::Refused, route, reason));
+    let Some(route) = index.find(reference) else {
+        return refused(None, "no trigger has this id or name".to_owned());
+    };
+    if route.spec.kind != message.kind {
+        let takes = match route.spec.kind {
+            Kind::Outgoing => "the trigger takes outgoing webhooks, not slash commands",
+            Kind::Slash => "the trigger takes slash commands, not outgoing webhooks",
+        };
+        return refused(Some(route), takes.to_owned());
+    }
+    if !verifier.accepts(route) {
+        return refused(Some(route), verifier.refusal(route));
+    }
+    match route.fires_on(message) {
+        Some(trigger_word) => Selection::Chosen(Candidate {
+            route: Arc::clone(route),
+            trigger_word,
+        }),
+        None => Selection::Not(Why::new(
+            Verdict::Ignored,
+            Some(route),
+            route.why_not_fired(message),
+        )),
+    }
 }

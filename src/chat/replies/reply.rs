@@ -35,7 +35,7 @@ pub struct Rules<'a> {
 
 impl Rules<'_> {
     /// The reply of all outcomes in service order; `None` when nothing is to be posted.
-    pub fn join(&self, outcomes: &[Outcome]) -> Option<Post> {
+    pub fn join<'o>(&self, outcomes: impl IntoIterator<Item = &'o Outcome>) -> Option<Post> {
         let mut reply = Post::default();
         let mut texts: Vec<&str> = Vec::new();
         let mut any_post = false;

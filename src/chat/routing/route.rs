@@ -95,18 +95,43 @@ impl Route {
 
     /// Team and channel filters: by id or by name; an empty list lets anything pass.
     pub fn passes_filters(&self, message: &ChatMessage) -> bool {
+        self.filtered_out(message).is_none()
+    }
+
+    /// Which filter keeps `message` out, if one does.
+    fn filtered_out(&self, message: &ChatMessage) -> Option<&'static str> {
         let listed = |list: &[String], id: &str, name: &str| {
             list.is_empty() || list.iter().any(|entry| entry == id || entry == name)
         };
-        listed(
+        if !listed(
             &self.spec.teams,
             message.field("team_id"),
             message.field("team_domain"),
-        ) && listed(
+        ) {
+            Some("team filtered out")
+        } else if !listed(
             &self.spec.channels,
             message.field("channel_id"),
             message.field("channel_name"),
-        )
+        ) {
+            Some("channel filtered out")
+        } else {
+            None
+        }
+    }
+
+    /// Why this route does not fire on `message`, for the exchange log.
+    pub fn why_not_fired(&self, message: &ChatMessage) -> &'static str {
+        if !self.spec.enabled {
+            return "the trigger is disabled";
+        }
+        if let Some(filter) = self.filtered_out(message) {
+            return filter;
+        }
+        match self.spec.kind {
+            Kind::Outgoing => "no trigger word matches",
+            Kind::Slash => "the command is not the trigger's",
+        }
     }
 
     /// The trigger word this route fires with for `message`, if it fires.

@@ -3,7 +3,7 @@
 //! words by one probe, prefix words by one probe per prefix of the message's first word, and
 //! channel-only triggers by channel. Readers never wait: the table is replaced atomically.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -71,8 +71,9 @@ struct KindIndex {
     /// Words of `case_sensitive: false` triggers, lower-cased.
     folded: WordIndex,
     channel_only: HashMap<Box<str>, Vec<usize>>,
-    /// Digests of every token a trigger of this kind takes (signed triggers take none).
-    known_tokens: HashSet<[u8; 32]>,
+    /// Digests of every token a trigger of this kind takes (signed triggers take none), each
+    /// with the first trigger that takes it.
+    known_tokens: HashMap<[u8; 32], usize>,
 }
 
 /// An immutable snapshot of every trigger.
@@ -106,8 +107,11 @@ impl Index {
                 Kind::Slash => &mut index.slash,
             };
             if spec.slack_signing_secret.is_none() {
-                kind.known_tokens
-                    .extend(spec.tokens.iter().map(|token| token_digest(token)));
+                for token in &spec.tokens {
+                    kind.known_tokens
+                        .entry(token_digest(token))
+                        .or_insert(position);
+                }
             }
             if !spec.enabled {
                 continue;
@@ -200,10 +204,17 @@ impl Index {
         candidates
     }
 
-    /// Whether any trigger of `kind` accepts one of these token digests.
-    pub fn knows_token(&self, kind: Kind, digests: impl IntoIterator<Item = [u8; 32]>) -> bool {
+    /// The first trigger of `kind` that accepts one of these token digests.
+    pub fn route_with_token(
+        &self,
+        kind: Kind,
+        digests: impl IntoIterator<Item = [u8; 32]>,
+    ) -> Option<&Arc<Route>> {
         let known = &self.kind(kind).known_tokens;
-        digests.into_iter().any(|digest| known.contains(&digest))
+        digests
+            .into_iter()
+            .find_map(|digest| known.get(&digest))
+            .map(|&position| &self.routes[position])
     }
 
     pub fn len(&self) -> usize {

@@ -5,16 +5,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::route::Route;
 use super::table::{Index, RoutingTable};
 use crate::audit::{self, Change};
+use crate::chat::exchange::Verdict;
 use crate::chat::trigger::TriggerSpec;
 use crate::ids::new_id;
 use crate::outbound::NetworkPolicy;
 use crate::periodic;
+use crate::store::chat_exchanges::ExchangeFilter;
 use crate::store::triggers::TriggerRow;
 use crate::store::{self, Page, PageRequest, Store, StoreError};
 use crate::timestamp::now_millis;
@@ -171,6 +173,39 @@ impl Triggers {
             .read(move |conn| {
                 let row = store::triggers::find(conn, &id)?.ok_or(TriggerError::NotFound(id))?;
                 Ok(from_row(&row)?)
+            })
+            .await
+    }
+
+    /// The exchange log, newest first: of one trigger (which must exist) or of the whole
+    /// gateway. The filter's `outcome` is checked (`422` naming `outcome`).
+    pub async fn exchanges(&self, filter: ExchangeFilter) -> Result<Vec<Value>, TriggerError> {
+        if let Some(outcome) = &filter.outcome
+            && !Verdict::ALL
+                .iter()
+                .any(|verdict| verdict.as_str() == outcome)
+        {
+            let known: Vec<&str> = Verdict::ALL
+                .iter()
+                .map(|verdict| verdict.as_str())
+                .collect();
+            let reason = format!("must be one of {}", known.join(", "));
+            return Err(Invalid::new("outcome", reason).into());
+        }
+        self.store
+            .read(move |conn| {
+                if let Some(Some(id)) = &filter.trigger_id
+                    && store::triggers::find(conn, id)?.is_none()
+                {
+                    return Err(TriggerError::NotFound(id.clone()));
+                }
+                let rows = store::chat_exchanges::list(conn, &filter)?;
+                let records = rows.iter().map(|row| {
+                    serde_json::from_str(&row.record).map_err(|error| {
+                        StoreError::Corrupt(format!("chat exchange {}: {error}", row.id))
+                    })
+                });
+                Ok(records.collect::<Result<_, _>>()?)
             })
             .await
     }

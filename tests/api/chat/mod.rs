@@ -1,6 +1,7 @@
 //! Chat → services over real HTTP: a chat server's requests to `/hooks/…`, fake services
 //! started in the test, and what they received and answered.
 
+mod exchanges;
 mod forwarding;
 mod incidents;
 mod receiving;

@@ -1,8 +1,9 @@
-//! `chat.triggered` events (SPEC §4.1), one per forwarded message, stored without making the
-//! chat wait: events queue here and, a few milliseconds after the first, one write stores
-//! everything queued, with the deliveries of the webhooks subscribed to them. A graceful stop
-//! stores what is still queued. The queue is bounded: beyond it events are dropped (and that
-//! logged), never the chat's reply delayed.
+//! What the gateway writes down without making the chat wait: the `chat.triggered` event of
+//! each forwarded message (SPEC §4.1) and the exchange log of every request received. Both
+//! queue here and, a few milliseconds after the first, one write stores everything queued, with
+//! the deliveries of the webhooks subscribed to the events. A graceful stop stores what is
+//! still queued. The queue is bounded: beyond it entries are dropped (and that logged), never
+//! the chat's reply delayed.
 
 use std::mem;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,44 +14,63 @@ use tokio::runtime::Handle;
 
 use serde::Serialize;
 
+use super::exchange::Exchange;
 use super::inbound::message::ChatMessage;
 use super::routing::route::Route;
 use crate::events::{self, Outbox};
+use crate::store::chat_exchanges::{self, ExchangeRow};
 use crate::store::events::EventRow;
 
 const EVENT_TYPE: &str = "chat.triggered";
-/// Events waiting beyond this many are dropped.
+/// Entries waiting beyond this many are dropped.
 const MAX_WAITING: usize = 50_000;
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-/// How long events gather before they are written: one write then stores hundreds of them
+/// How long entries gather before they are written: one write then stores hundreds of them
 /// instead of a few, which is most of what storing them costs.
 pub const GATHER_FOR: Duration = Duration::from_millis(20);
 
-pub struct TriggeredEvents {
+#[derive(Default)]
+struct Waiting {
+    events: Vec<EventRow>,
+    /// Encoded when written, off the request path.
+    exchanges: Vec<Exchange>,
+}
+
+impl Waiting {
+    fn len(&self) -> usize {
+        self.events.len() + self.exchanges.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub struct Journal {
     outbox: Outbox,
     /// The writes run on the main runtime, which outlives the HTTP workers at a stop.
     runtime: Handle,
     gather_for: Duration,
-    waiting: Mutex<Vec<EventRow>>,
+    waiting: Mutex<Waiting>,
     write_queued: AtomicBool,
     dropped: AtomicU64,
 }
 
-impl TriggeredEvents {
+impl Journal {
     /// Call on the main runtime: the writes will run there, each `gather_for` after the
-    /// first event it stores.
+    /// first entry it stores.
     pub fn new(outbox: Outbox, gather_for: Duration) -> Arc<Self> {
         Arc::new(Self {
             outbox,
             gather_for,
             runtime: Handle::current(),
-            waiting: Mutex::new(Vec::new()),
+            waiting: Mutex::new(Waiting::default()),
             write_queued: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Vec<EventRow>> {
+    fn lock(&self) -> MutexGuard<'_, Waiting> {
         self.waiting
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -81,18 +101,23 @@ impl TriggeredEvents {
             user_name: field("user_name"),
             services: route.services.len(),
         };
-        self.record(&route.id, &data);
+        self.record_event(&route.id, &data);
     }
 
     /// Queues a `chat.triggered` event about the trigger `subject`; it is stored shortly after.
-    fn record(self: &Arc<Self>, subject: &str, data: &impl Serialize) {
-        let prepared = match events::encode_row(EVENT_TYPE, subject, data) {
-            Ok(row) => row,
-            Err(error) => {
-                tracing::error!(%error, "cannot encode a chat.triggered event");
-                return;
-            }
-        };
+    fn record_event(self: &Arc<Self>, subject: &str, data: &impl Serialize) {
+        match events::encode_row(EVENT_TYPE, subject, data) {
+            Ok(row) => self.queue(|waiting| waiting.events.push(row)),
+            Err(error) => tracing::error!(%error, "cannot encode a chat.triggered event"),
+        }
+    }
+
+    /// Queues an exchange for the log; it is stored shortly after.
+    pub fn record_exchange(self: &Arc<Self>, exchange: Exchange) {
+        self.queue(|waiting| waiting.exchanges.push(exchange));
+    }
+
+    fn queue(self: &Arc<Self>, add: impl FnOnce(&mut Waiting)) {
         {
             let mut waiting = self.lock();
             if waiting.len() >= MAX_WAITING {
@@ -102,12 +127,12 @@ impl TriggeredEvents {
                     .is_multiple_of(1000)
                 {
                     tracing::warn!(
-                        "chat.triggered events are arriving faster than they can be stored; dropping some"
+                        "chat events and exchanges are arriving faster than they can be stored; dropping some"
                     );
                 }
                 return;
             }
-            waiting.push(prepared);
+            add(&mut waiting);
         }
         if !self.write_queued.swap(true, Ordering::AcqRel) {
             let this = Arc::clone(self);
@@ -132,23 +157,35 @@ impl TriggeredEvents {
         loop {
             // From here on, what arrives needs a write of its own (or joins a retry).
             self.write_queued.store(false, Ordering::Release);
-            let batch = Arc::new(mem::take(&mut *self.lock()));
+            let batch = mem::take(&mut *self.lock());
             if batch.is_empty() {
                 return;
             }
-            let rows = Arc::clone(&batch);
-            match self.outbox.write(move |tx| tx.emit_rows(&rows)).await {
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::error!(%error, "could not store chat.triggered events; retrying");
-                    let batch = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
-                    self.lock().splice(0..0, batch);
-                    tokio::time::sleep(RETRY_AFTER).await;
-                    if self.write_queued.swap(true, Ordering::AcqRel) {
-                        // Another write is queued already; it takes the batch along.
-                        return;
-                    }
-                }
+            let events = Arc::new(batch.events);
+            let exchanges: Arc<Vec<ExchangeRow>> =
+                Arc::new(batch.exchanges.iter().map(Exchange::encode).collect());
+            let (stored_events, stored_exchanges) = (Arc::clone(&events), Arc::clone(&exchanges));
+            let written = self
+                .outbox
+                .write(move |tx| {
+                    tx.emit_rows(&stored_events)?;
+                    chat_exchanges::insert(tx, &stored_exchanges)
+                })
+                .await;
+            let Err(error) = written else {
+                return;
+            };
+            tracing::error!(%error, "could not store chat events and exchanges; retrying");
+            {
+                let mut waiting = self.lock();
+                let events = Arc::try_unwrap(events).unwrap_or_else(|shared| (*shared).clone());
+                waiting.events.splice(0..0, events);
+                waiting.exchanges.splice(0..0, batch.exchanges);
+            }
+            tokio::time::sleep(RETRY_AFTER).await;
+            if self.write_queued.swap(true, Ordering::AcqRel) {
+                // Another write is queued already; it takes the batch along.
+                return;
             }
         }
     }
@@ -197,9 +234,9 @@ mod tests {
     }
 
     /// Events that gather for an hour: only a flush stores them.
-    async fn gathering() -> (OutboxFixture, Arc<TriggeredEvents>) {
+    async fn gathering() -> (OutboxFixture, Arc<Journal>) {
         let fixture = OutboxFixture::new().await;
-        let events = TriggeredEvents::new(fixture.outbox.clone(), Duration::from_secs(3600));
+        let events = Journal::new(fixture.outbox.clone(), Duration::from_secs(3600));
         (fixture, events)
     }
 
@@ -207,8 +244,8 @@ mod tests {
     async fn queued_events_wait_for_their_window_and_a_flush_stores_them() {
         let (fixture, events) = gathering().await;
         let store = &fixture.store;
-        events.record("trg_1", &json!({"trigger": "build"}));
-        events.record("trg_1", &json!({"trigger": "build"}));
+        events.record_event("trg_1", &json!({"trigger": "build"}));
+        events.record_event("trg_1", &json!({"trigger": "build"}));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(stored(store).await, 0, "still gathering");
 
