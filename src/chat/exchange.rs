@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use hyper::body::Bytes;
+use serde::Serialize;
 
 use super::inbound::message::ChatMessage;
 use super::replies::answer::Post;
@@ -15,7 +16,7 @@ use super::replies::reply::Outcome;
 use super::routing::route::Route;
 use super::trigger::Kind;
 use crate::ids::new_id;
-use crate::outbound::display::LOGGED_BODY_BYTES;
+use crate::outbound::display::{LOGGED_BODY_BYTES, ShownRequest, ShownResponse};
 use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::store::chat_exchanges::ExchangeRow;
 use crate::timestamp::{now_millis, to_rfc3339};
@@ -163,8 +164,34 @@ impl Exchange {
         }
     }
 
-    /// The stored row: credentials masked, bodies capped at 64 KiB.
-    pub fn encode(&self) -> ExchangeRow {
+    /// The trigger whose log it belongs to (`None`: it matched none).
+    pub fn trigger_id(&self) -> Option<&str> {
+        self.route.as_ref().map(|route| route.id.as_str())
+    }
+
+    /// Bodies are kept only as far as the log shows them, so that waiting exchanges hold
+    /// little memory: what is cut keeps a few bytes beyond the limit, so that it is still
+    /// shown cut.
+    pub fn cap_bodies(&mut self) {
+        const KEPT_BYTES: usize = LOGGED_BODY_BYTES + 4;
+        for call in &mut self.services {
+            if let Some(request) = &mut call.request
+                && request.body.len() > KEPT_BYTES
+            {
+                request.body = Bytes::copy_from_slice(&request.body[..KEPT_BYTES]);
+            }
+            if let Some(answer) = &mut call.answer
+                && answer.body.len() > KEPT_BYTES
+            {
+                answer.body.truncate(KEPT_BYTES);
+                answer.body.shrink_to_fit();
+            }
+        }
+    }
+
+    /// The stored row: credentials masked, bodies capped at 64 KiB. Serialised straight from
+    /// the exchange: no JSON tree is built.
+    pub fn encode(&self) -> Result<ExchangeRow, serde_json::Error> {
         let field = |name: &str| {
             let value = self
                 .message
@@ -172,75 +199,128 @@ impl Exchange {
                 .map_or("", |message| message.field(name));
             (!value.is_empty()).then_some(value)
         };
-        let record = json!({
-            "id": self.id,
-            "received_at": to_rfc3339(self.received_at),
-            "trigger": self.route.as_ref().map(|route| json!({"id": route.id, "name": route.spec.name})),
-            "kind": self.kind.as_str(),
-            "platform": self.message.as_ref().map(|message| message.platform.as_str()),
-            "team": {"id": field("team_id"), "domain": field("team_domain")},
-            "channel": {"id": field("channel_id"), "name": field("channel_name")},
-            "user": {"id": field("user_id"), "name": field("user_name")},
-            "command": field("command"),
-            "text": field("text"),
-            "trigger_word": self.trigger_word,
-            "outcome": self.verdict.as_str(),
-            "reason": self.reason,
-            "services": self.services.iter().map(|call| self.service_json(call)).collect::<Vec<_>>(),
-            "reply": self.reply,
-            "posts": self.posts,
-        });
-        ExchangeRow {
+        let record = Record {
+            id: &self.id,
+            received_at: to_rfc3339(self.received_at),
+            trigger: self.route.as_deref().map(|route| TriggerRef {
+                id: &route.id,
+                name: &route.spec.name,
+            }),
+            kind: self.kind.as_str(),
+            platform: self
+                .message
+                .as_ref()
+                .map(|message| message.platform.as_str()),
+            team: Team {
+                id: field("team_id"),
+                domain: field("team_domain"),
+            },
+            channel: Named {
+                id: field("channel_id"),
+                name: field("channel_name"),
+            },
+            user: Named {
+                id: field("user_id"),
+                name: field("user_name"),
+            },
+            command: field("command"),
+            text: field("text"),
+            trigger_word: self.trigger_word.as_deref(),
+            outcome: self.verdict.as_str(),
+            reason: self.reason.as_deref(),
+            services: self
+                .services
+                .iter()
+                .map(|call| self.service_record(call))
+                .collect(),
+            reply: self.reply.as_ref(),
+            posts: &self.posts,
+        };
+        Ok(ExchangeRow {
             id: self.id.clone(),
-            trigger_id: self.route.as_ref().map(|route| route.id.clone()),
+            trigger_id: self.trigger_id().map(str::to_owned),
             received_at: self.received_at,
             outcome: self.verdict.as_str().to_owned(),
-            record: record.to_string(),
-        }
+            record: serde_json::to_string(&record)?,
+        })
     }
 
-    fn service_json(&self, call: &ServiceCall) -> Value {
+    fn service_record<'a>(&'a self, call: &'a ServiceCall) -> ServiceRecord<'a> {
         let (outcome, error) = match &call.outcome {
             Outcome::Answered(_) => ("answered", None),
             Outcome::Nothing => ("nothing to post", None),
             Outcome::Failed(line) => ("failed", Some(line.as_str())),
         };
-        let mut request = call
-            .request
-            .as_ref()
-            .map(|request| request.to_json(LOGGED_BODY_BYTES));
-        if let Some(request) = &mut request {
-            self.mask_token(request);
+        // Services of Mattermost's formats get the chat's token in their body or query
+        // string, as Mattermost sends it.
+        let request = call.request.as_ref().map(|request| {
+            let mut shown = request.shown(LOGGED_BODY_BYTES);
+            shown.mask(&self.chat_token);
+            shown
+        });
+        ServiceRecord {
+            service: &call.service,
+            request,
+            status: call.answer.as_ref().map(|answer| answer.status),
+            latency_ms: call.latency.map(rounded_millis),
+            answer: call
+                .answer
+                .as_ref()
+                .map(|answer| answer.shown(LOGGED_BODY_BYTES)),
+            outcome,
+            error,
         }
-        json!({
-            "service": call.service,
-            "request": request,
-            "status": call.answer.as_ref().map(|answer| answer.status),
-            "latency_ms": call.latency.map(rounded_millis),
-            "answer": call.answer.as_ref().map(|answer| answer.to_json(LOGGED_BODY_BYTES)),
-            "outcome": outcome,
-            "error": error,
-        })
     }
+}
 
-    /// Services of Mattermost's formats get the chat's token in their body or query string, as
-    /// Mattermost sends it; the log shows it masked.
-    fn mask_token(&self, request: &mut Value) {
-        if self.chat_token.is_empty() {
-            return;
-        }
-        let encoded: String =
-            url::form_urlencoded::byte_serialize(self.chat_token.as_bytes()).collect();
-        for key in ["url", "body"] {
-            if let Some(Value::String(text)) = request.get_mut(key)
-                && (text.contains(&self.chat_token) || text.contains(&encoded))
-            {
-                *text = text
-                    .replace(&self.chat_token, "[masked]")
-                    .replace(&encoded, "[masked]");
-            }
-        }
-    }
+/// The stored JSON of an exchange.
+#[derive(Serialize)]
+struct Record<'a> {
+    id: &'a str,
+    received_at: String,
+    trigger: Option<TriggerRef<'a>>,
+    kind: &'static str,
+    platform: Option<&'static str>,
+    team: Team<'a>,
+    channel: Named<'a>,
+    user: Named<'a>,
+    command: Option<&'a str>,
+    text: Option<&'a str>,
+    trigger_word: Option<&'a str>,
+    outcome: &'static str,
+    reason: Option<&'a str>,
+    services: Vec<ServiceRecord<'a>>,
+    reply: Option<&'a Post>,
+    posts: &'a [Post],
+}
+
+#[derive(Serialize)]
+struct TriggerRef<'a> {
+    id: &'a str,
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct Team<'a> {
+    id: Option<&'a str>,
+    domain: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Named<'a> {
+    id: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct ServiceRecord<'a> {
+    service: &'a str,
+    request: Option<ShownRequest<'a>>,
+    status: Option<u16>,
+    latency_ms: Option<f64>,
+    answer: Option<ShownResponse<'a>>,
+    outcome: &'static str,
+    error: Option<&'a str>,
 }
 
 /// Milliseconds with at most three decimals, as people read latencies.

@@ -11,13 +11,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::exchange::{Exchange, ServiceCall, Verdict, Why};
+use super::exchange_log::{self, ExchangeLog};
 use super::forwarding::payload::Forwarded;
 use super::forwarding::services::{self, Caller, Request};
 use super::inbound::auth::Credentials;
 use super::inbound::message::{ChatMessage, MessageError};
 use super::inbound::selection::{Selection, Verifier, matched, pinned};
 use super::incidents::IncidentDesk;
-use super::journal::{self, Journal};
 use super::replies::answer::{self, Post, Read};
 use super::replies::links::ReplyLinks;
 use super::replies::posts::{Conversation, reply_events, store_posts};
@@ -27,6 +27,7 @@ use super::routing::table::Candidate;
 use super::routing::triggers::Triggers;
 use super::settings::ChatSettings;
 use super::trigger::{Kind, ReplyMode, ReplySpec};
+use super::triggered::{self, TriggeredEvents};
 use super::{ChatAnswer, ChatError, Inbound};
 
 use crate::events::Outbox;
@@ -57,8 +58,8 @@ pub struct Gateway {
     triggers: Triggers,
     settings: Arc<ChatSettings>,
     links: ReplyLinks,
-    /// `chat.triggered` events and the exchange log.
-    journal: Arc<Journal>,
+    triggered: TriggeredEvents,
+    exchanges: ExchangeLog,
     /// Asynchronous replies run on the main runtime, which outlives the HTTP workers at a
     /// stop; a stop gives them [`REPLIES_GRACE`] to finish.
     runtime: Handle,
@@ -77,7 +78,8 @@ impl Gateway {
         links: ReplyLinks,
     ) -> Self {
         Self {
-            journal: Journal::new(outbox.clone(), journal::GATHER_FOR),
+            triggered: TriggeredEvents::new(outbox.clone(), triggered::GATHER_FOR),
+            exchanges: ExchangeLog::new(outbox.store().clone(), exchange_log::GATHER_FOR),
             outbox,
             access,
             incidents,
@@ -153,7 +155,8 @@ impl Gateway {
                 "asynchronous chat replies still waiting for their services at the stop; they are dropped"
             );
         }
-        self.journal.flush().await;
+        self.triggered.flush().await;
+        self.exchanges.flush().await;
     }
 
     /// `chat.enabled` is the master switch of `/hooks/outgoing` and `/hooks/slash`.
@@ -184,8 +187,7 @@ impl Gateway {
             reason = %why.reason,
             "a chat request was not forwarded"
         );
-        self.journal
-            .record_exchange(Exchange::refused(kind, message, why));
+        self.exchanges.record(Exchange::refused(kind, message, why));
     }
 
     /// Authenticates, matches and forwards one chat request (SPEC §3.2–3.4).
@@ -246,7 +248,7 @@ impl Gateway {
             Some(conversation) => Some(self.links.create(conversation).await?),
             None => None,
         };
-        self.journal
+        self.triggered
             .record_forwarded(&route, &message, &trigger_word);
         let forwarded = Forwarded {
             message: &message,
@@ -267,7 +269,7 @@ impl Gateway {
                 Exchange::forwarded(Arc::clone(&route), message, trigger_word, chat_token);
             exchange.services = calls;
             exchange.reply = answer.post().cloned();
-            self.journal.record_exchange(exchange);
+            self.exchanges.record(exchange);
             return Ok(answer);
         }
         let acknowledgement = acknowledgement(message.kind, &route.spec.reply);
@@ -346,7 +348,7 @@ impl Gateway {
             exchange.services.push(call);
             exchange.posts.extend(posts);
         }
-        self.journal.record_exchange(exchange);
+        self.exchanges.record(exchange);
     }
 
     /// Stores the posts of one outcome, each a delivery of its own, and returns them.

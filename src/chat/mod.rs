@@ -10,21 +10,25 @@
 //! - `replies`: answers read (`answer`) and joined into the reply (`reply`), later posts
 //!   (`posts`) and the gateway's own `response_url`s (`links`).
 //! - `exchange` is the exchange log's record of one request (what came, what it came to and
-//!   why, what services were sent and answered); `journal` stores those and the
-//!   `chat.triggered` events in batches, off the request path.
+//!   why, what services were sent and answered); `exchange_log` keeps the latest of each
+//!   trigger and stores them off the request path; `triggered` records the `chat.triggered`
+//!   events; both write through `gathering`, which batches writes a moment after the first
+//!   addition.
 //! - `settings` holds the `chat.*` switches; `incidents` is the seam the incidents module
 //!   implements for patches and commands.
 
 pub mod exchange;
+pub mod exchange_log;
 pub mod forwarding;
 mod gateway;
+mod gathering;
 pub mod inbound;
 pub mod incidents;
-pub mod journal;
 pub mod replies;
 pub mod routing;
 pub mod settings;
 pub mod trigger;
+pub mod triggered;
 
 pub use gateway::{Gateway, ServiceAccess};
 

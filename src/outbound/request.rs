@@ -6,7 +6,6 @@ use hyper::body::Bytes;
 use url::Url;
 
 use super::endpoint::{Auth, Endpoint, HttpMethod};
-use super::secret::is_sensitive_header;
 use super::signing::signature_headers;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,25 +106,6 @@ fn auth_header(auth: &Auth) -> Option<(String, String)> {
     }
 }
 
-impl OutboundRequest {
-    /// Headers as they may be shown and stored: credentials and signatures replaced.
-    pub fn masked_headers(&self, extra_sensitive: Option<&str>) -> Vec<(String, String)> {
-        self.headers
-            .iter()
-            .map(|(name, value)| {
-                let sensitive = is_sensitive_header(name)
-                    || extra_sensitive.is_some_and(|extra| extra.eq_ignore_ascii_case(name));
-                let shown = if sensitive {
-                    "[masked]".to_owned()
-                } else {
-                    value.clone()
-                };
-                (name.clone(), shown)
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,8 +137,8 @@ mod tests {
             ["X-Switchyard-Event", "content-type", "Authorization"]
         );
         assert_eq!(request.headers[2].1, "Basic dTpw");
-        let masked = request.masked_headers(None);
-        assert_eq!(masked[2].1, "[masked]");
+        let shown = request.to_json(64);
+        assert_eq!(shown["headers"]["Authorization"], "[masked]");
     }
 
     #[test]

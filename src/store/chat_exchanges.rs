@@ -1,8 +1,6 @@
 //! Queries of the chat exchange log: the latest requests each trigger received, and those that
 //! matched no trigger (`trigger_id` NULL), each a JSON record.
 
-use std::collections::BTreeSet;
-
 use diesel::prelude::*;
 
 use super::schema::chat_exchanges;
@@ -29,18 +27,21 @@ pub struct ExchangeFilter {
     pub outcome: Option<String>,
 }
 
-/// Stores `rows` and keeps the latest [`KEPT_EXCHANGES`] of each trigger they name.
+/// Stores `rows`.
 pub fn insert(conn: &mut AnyConnection, rows: &[ExchangeRow]) -> Result<(), StoreError> {
-    insert_in_chunks!(conn, chat_exchanges::table, rows)?;
-    let triggers: BTreeSet<Option<&str>> =
-        rows.iter().map(|row| row.trigger_id.as_deref()).collect();
+    insert_in_chunks!(conn, chat_exchanges::table, rows)
+}
+
+/// Keeps the latest [`KEPT_EXCHANGES`] of each of `triggers` (`None`: those that matched no
+/// trigger).
+pub fn prune(conn: &mut AnyConnection, triggers: &[Option<String>]) -> Result<(), StoreError> {
     for trigger in triggers {
-        prune(conn, trigger)?;
+        prune_one(conn, trigger.as_deref())?;
     }
     Ok(())
 }
 
-fn prune(conn: &mut AnyConnection, trigger: Option<&str>) -> Result<(), StoreError> {
+fn prune_one(conn: &mut AnyConnection, trigger: Option<&str>) -> Result<(), StoreError> {
     let kept = chat_exchanges::table
         .select(chat_exchanges::id)
         .order(chat_exchanges::id.desc())
