@@ -5,6 +5,7 @@ mod helpers;
 
 mod audit;
 mod chat;
+mod configuration;
 mod deliveries;
 mod delivery_process;
 mod events;
