@@ -1,7 +1,7 @@
 //! The configuration as users meet it through the binary: each mistake reported on one line
 //! naming the key as it was written, `check-config`'s exit statuses, a closed standard output.
 
-use std::process::Output;
+use std::process::{Output, Stdio};
 
 use crate::binary;
 
@@ -12,6 +12,8 @@ const TOP_LEVEL_VARIABLES: &str = "SWITCHYARD_LISTEN, SWITCHYARD_DATABASE_URL, \
     SWITCHYARD_PUBLIC_URL, SWITCHYARD_ADMIN_TOKEN, SWITCHYARD_LIMITS_<KEY>, \
     SWITCHYARD_OUTBOUND_<KEY>, SWITCHYARD_CHAT_<KEY>, SWITCHYARD_RETENTION_<KEY>, \
     SWITCHYARD_LOG_<KEY>, SWITCHYARD_TEMPLATES_<KEY>";
+/// Nothing listens on port 1.
+const UNREACHABLE_POSTGRES: &str = "postgres://app:hunter2@127.0.0.1:1/switchyard";
 
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
@@ -231,4 +233,113 @@ fn environment_overrides_the_file_and_lists_take_commas() {
         &[],
         "./custom.toml: log.format: expected text or json, found 1",
     );
+}
+
+#[test]
+fn a_database_that_cannot_be_opened_exits_3_from_check_config_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            UNREACHABLE_POSTGRES,
+            "postgres://app:***@127.0.0.1:1/switchyard",
+        ),
+        (
+            "sqlite:///nonexistent-folder/switchyard.db",
+            "sqlite:///nonexistent-folder/switchyard.db",
+        ),
+        (
+            "sqlite://missing/switchyard.db",
+            "sqlite://missing/switchyard.db",
+        ),
+    ];
+
+    for (url, shown) in cases {
+        for command in ["check-config", "serve"] {
+            let output = binary::run(dir.path(), &[command], &[("SWITCHYARD_DATABASE_URL", url)]);
+
+            let stderr = stderr_of(&output);
+            assert_eq!(output.status.code(), Some(3), "{command} {url}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!("switchyard: database {shown}: ")),
+                "{stderr}"
+            );
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+            assert!(
+                !stderr.contains("hunter2") && !stdout_of(&output).contains("hunter2"),
+                "password shown"
+            );
+        }
+    }
+    let missing = binary::run(
+        dir.path(),
+        &["check-config"],
+        &[("SWITCHYARD_DATABASE_URL", "sqlite://missing/switchyard.db")],
+    );
+    assert!(
+        stdout_of(&missing).starts_with("configuration is valid"),
+        "{}",
+        stdout_of(&missing)
+    );
+    assert_eq!(
+        stderr_of(&missing),
+        "switchyard: database sqlite://missing/switchyard.db: the folder missing does not exist\n"
+    );
+}
+
+#[test]
+fn check_config_accepts_a_sqlite_file_that_the_first_start_creates() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+
+    let output = binary::run(
+        dir.path(),
+        &["check-config"],
+        &[("SWITCHYARD_DATABASE_URL", "sqlite://data/switchyard.db")],
+    );
+
+    assert_eq!(output.status.code(), Some(0), "{}", stderr_of(&output));
+    assert!(stdout_of(&output).contains("does not exist yet (created at the first start)"));
+    assert!(
+        !dir.path().join("data/switchyard.db").exists(),
+        "check-config created the database"
+    );
+}
+
+/// Runs the binary with a standard output whose reader is already gone, as `| head -0` does.
+fn run_with_closed_stdout(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    binary::command(dir)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_command_exits_quietly_on_a_closed_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let unreachable = [("SWITCHYARD_DATABASE_URL", UNREACHABLE_POSTGRES)];
+    let token_create = ["token", "create", "--scope", "read", "--name", "piped"];
+    let cases: [(&[&str], &[_], i32); 6] = [
+        (&["check-config"], &[], 0),
+        (&["check-config"], &unreachable, 3),
+        (&["migrate"], &[], 0),
+        (&token_create, &[], 0),
+        (&["--version"], &[], 0),
+        (&["--help"], &[], 0),
+    ];
+
+    for (args, env, code) in cases {
+        let output = run_with_closed_stdout(dir.path(), args, env);
+
+        let stderr = stderr_of(&output);
+        assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
 }
