@@ -2,6 +2,7 @@
 
 mod binary;
 mod helpers;
+mod python;
 
 mod audit;
 mod chat;
