@@ -1,5 +1,7 @@
 //! The command line: `serve` (the default), `migrate`, `check-config`, `token create`.
 
+use std::fmt;
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -7,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::config::{Config, ConfigSource, DatabaseUrl};
 use crate::startup::{Application, StartupError, default_http_workers, shutdown_signal};
 use crate::store::migrations;
-use crate::store::{Store, StoreError};
+use crate::store::{AnyConnection, Store, StoreError};
 use crate::templates::formats::{self, BuiltInError};
 use crate::tokens::{self, Scope, TokenError};
 use crate::validation::Invalid;
@@ -80,12 +82,22 @@ impl From<ScopeArg> for Scope {
     }
 }
 
+/// Exit status when a command failed while running (the server stopped with an error, …).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status when the command line, the configuration, or a stored template or schedule is
+/// invalid (clap exits with 2 on a bad command line too).
+pub const EXIT_CONFIG: u8 = 2;
+/// Exit status when the database cannot be opened, reached or migrated.
+pub const EXIT_DATABASE: u8 = 3;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
     Startup(#[from] StartupError),
-    #[error("database: {0}")]
-    Store(#[from] StoreError),
+    #[error("database {url}: {source}")]
+    Database { url: String, source: StoreError },
+    #[error("database {url}: the folder {folder} does not exist")]
+    MissingFolder { url: String, folder: PathBuf },
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error("{resource} `{name}`: {problem}")]
@@ -97,36 +109,74 @@ pub enum CliError {
     #[error(transparent)]
     BuiltIn(#[from] BuiltInError),
     #[error("server stopped with an error: {0}")]
-    Serve(#[from] std::io::Error),
+    Serve(#[from] io::Error),
+    #[error("cannot write to standard output: {0}")]
+    Output(io::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Broken { .. } => EXIT_CONFIG,
+            CliError::Database { .. }
+            | CliError::MissingFolder { .. }
+            | CliError::Startup(StartupError::Database { .. }) => EXIT_DATABASE,
+            _ => EXIT_FAILURE,
+        }
+    }
 }
 
 pub async fn run(command: Command, config: Config, source: ConfigSource) -> Result<(), CliError> {
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            Store::open(config.database_url.clone()).await?;
-            println!("database {} is up to date", config.database_url);
-            Ok(())
+            open_store(&config).await?;
+            say(format_args!(
+                "database {} is up to date",
+                config.database_url
+            ))
         }
         Command::CheckConfig => {
-            println!("configuration is valid (from {source})");
-            println!("  listen        {}", config.listen);
-            println!("  database_url  {}", config.database_url);
-            println!("  public_url    {}", config.public_url());
+            say(format_args!("configuration is valid (from {source})"))?;
+            say(format_args!("  listen        {}", config.listen))?;
+            say(format_args!("  database_url  {}", config.database_url))?;
+            say(format_args!("  public_url    {}", config.public_url()))?;
             check_database(&config).await
         }
         Command::Token {
             command: TokenCommand::Create { scope, name },
         } => {
-            let store = Store::open(config.database_url.clone()).await?;
+            let store = open_store(&config).await?;
             let issued = tokens::create(&store, &name, scope.into(), "cli").await?;
             eprintln!(
                 "created {} token `{}` ({}); it is shown only this once:",
                 issued.token.scope, issued.token.name, issued.token.id
             );
-            println!("{}", issued.secret);
-            Ok(())
+            say(&issued.secret)
         }
+    }
+}
+
+/// Writes a line to standard output. A reader that stopped reading (`check-config | head -2`)
+/// is no error: the rest of the output is dropped and the command finishes, so its exit
+/// status still tells the outcome.
+fn say(line: impl fmt::Display) -> Result<(), CliError> {
+    match writeln!(io::stdout().lock(), "{line}") {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => Err(CliError::Output(error)),
+        _ => Ok(()),
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Store, CliError> {
+    Store::open(config.database_url.clone())
+        .await
+        .map_err(|source| database_error(config, source))
+}
+
+fn database_error(config: &Config, source: StoreError) -> CliError {
+    CliError::Database {
+        url: config.database_url.to_string(),
+        source,
     }
 }
 
@@ -137,53 +187,57 @@ async fn serve(config: Config) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What `check-config` finds in an existing database.
+enum Stored {
+    MigrationsPending,
+    Compiles,
+    Broken(&'static str, String, Invalid),
+}
+
 /// The built-in formats, every stored webhook's templates, and every stored schedule's cron,
 /// zone, windows and payload template compile. The database is looked at, never changed: with
-/// migrations pending, what is stored is checked after they run.
+/// migrations pending, what is stored is checked after they run. A database that `serve` could
+/// not open fails the check.
 async fn check_database(config: &Config) -> Result<(), CliError> {
     formats::load()?;
     if let DatabaseUrl::Sqlite(path) = &config.database_url
         && !path.exists()
     {
-        println!("  database      does not exist yet (created at the first start)");
-        return Ok(());
+        let folder = config.database_url.local_dir();
+        if !folder.is_dir() {
+            return Err(CliError::MissingFolder {
+                url: config.database_url.to_string(),
+                folder,
+            });
+        }
+        return say("  database      does not exist yet (created at the first start)");
     }
-    let outcome = Store::inspect(config.database_url.clone(), |conn| {
-        if migrations::has_pending(conn)? {
-            return Ok(None);
-        }
-        if let Some((name, problem)) = webhooks::first_broken(conn)? {
-            return Ok(Some(Some(("webhook", name, problem))));
-        }
-        Ok(Some(
-            schedules::first_broken(conn)?.map(|(name, problem)| ("schedule", name, problem)),
-        ))
-    })
-    .await;
-    // The configuration can be right while its database is down (an image being built, a
-    // server not started yet): that is reported, not a failed check.
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            println!("  database      not reachable ({error}); stored templates not checked");
-            return Ok(());
-        }
-    };
-    match outcome {
-        None => {
-            println!(
-                "  database      migrations pending (run `switchyard migrate`); templates not checked"
-            );
-            Ok(())
-        }
-        Some(None) => {
-            println!("  templates     every stored template and schedule compiles");
-            Ok(())
-        }
-        Some(Some((resource, name, problem))) => Err(CliError::Broken {
+    let stored = Store::inspect(config.database_url.clone(), inspect_stored)
+        .await
+        .map_err(|source| database_error(config, source))?;
+    match stored {
+        Stored::MigrationsPending => say(
+            "  database      migrations pending (run `switchyard migrate`); templates not checked",
+        ),
+        Stored::Compiles => say("  templates     every stored template and schedule compiles"),
+        Stored::Broken(resource, name, problem) => Err(CliError::Broken {
             resource,
             name,
             problem,
         }),
     }
+}
+
+fn inspect_stored(conn: &mut AnyConnection) -> Result<Stored, StoreError> {
+    if migrations::has_pending(conn)? {
+        return Ok(Stored::MigrationsPending);
+    }
+    if let Some((name, problem)) = webhooks::first_broken(conn)? {
+        return Ok(Stored::Broken("webhook", name, problem));
+    }
+    Ok(
+        schedules::first_broken(conn)?.map_or(Stored::Compiles, |(name, problem)| {
+            Stored::Broken("schedule", name, problem)
+        }),
+    )
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchyard::cli::{self, Cli, Command};
+use switchyard::cli::{self, Cli, Command, EXIT_CONFIG, EXIT_FAILURE};
 use switchyard::config::Config;
 use switchyard::telemetry;
 
@@ -9,9 +9,6 @@ use switchyard::telemetry;
 /// forwarded body, the answer), and glibc's malloc spent a fifth of its instructions on them.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// Exit status for a configuration that cannot be used, as distinct from a failure at run time.
-const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,15 +24,22 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("switchyard: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(EXIT_FAILURE);
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
     match runtime.block_on(cli::run(command, config, source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("switchyard: {error}");
-            ExitCode::FAILURE
+            eprintln!("switchyard: {}", one_line(&error));
+            ExitCode::from(error.exit_code())
         }
     }
+}
+
+/// Errors are reported on one line, for logs and scripts; libpq, for one, explains a refused
+/// connection over several.
+fn one_line(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

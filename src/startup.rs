@@ -77,10 +77,11 @@ impl Application {
                 "no admin token existed: generated one and wrote it to this file (readable by this user only)"
             );
         }
-        let listener = TcpListener::bind(config.listen).map_err(|source| StartupError::Listen {
-            address: config.listen.to_string(),
-            source,
-        })?;
+        let listener =
+            TcpListener::bind(&config.listen).map_err(|source| StartupError::Listen {
+                address: config.listen.to_string(),
+                source,
+            })?;
         let address = listener
             .local_addr()
             .map_err(|source| StartupError::Listen {

@@ -1,18 +1,19 @@
-//! Reading the configuration from its layers and turning failures into one readable line.
+//! Reading the configuration from its layers: defaults, the TOML file, the environment.
 
 use std::fmt;
+use std::fs;
 use std::path::{Path, PathBuf};
 
-use figment::error::Kind;
 use figment::providers::{Env, Format, Toml};
-use figment::{Figment, Source};
+use figment::{Figment, value::Dict};
 
 use super::Config;
+use super::errors::{ConfigError, describe};
 
 const ENV_PREFIX: &str = "SWITCHYARD_";
 const DEFAULT_FILE: &str = "switchyard.toml";
 /// Environment variables of these sections map `SWITCHYARD_<SECTION>_<KEY>` to `section.key`.
-const SECTIONS: [&str; 6] = [
+pub(super) const SECTIONS: [&str; 6] = [
     "limits",
     "outbound",
     "chat",
@@ -20,25 +21,6 @@ const SECTIONS: [&str; 6] = [
     "log",
     "templates",
 ];
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("config file {0} does not exist")]
-    MissingFile(PathBuf),
-    #[error("{key}{}: {reason}", origin_suffix(.origin))]
-    Invalid {
-        key: String,
-        origin: Option<String>,
-        reason: String,
-    },
-}
-
-fn origin_suffix(origin: &Option<String>) -> String {
-    origin
-        .as_ref()
-        .map(|origin| format!(" (from {origin})"))
-        .unwrap_or_default()
-}
 
 /// Where the configuration came from, for `check-config`'s report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,53 +48,83 @@ impl Config {
             None if Path::new(DEFAULT_FILE).is_file() => ConfigSource::File(DEFAULT_FILE.into()),
             None => ConfigSource::Defaults,
         };
+        let file = match &source {
+            ConfigSource::File(path) => Some(path.as_path()),
+            ConfigSource::Defaults => None,
+        };
         let mut figment = Figment::new();
-        if let ConfigSource::File(path) = &source {
+        if let Some(path) = file {
+            check_syntax(path)?;
             figment = figment.merge(Toml::file_exact(path));
         }
-        let config: Config = figment.merge(environment()).extract().map_err(describe)?;
-        config.validate()?;
+        let figment = figment.merge(environment());
+        let config: Config = figment.extract().map_err(|error| describe(&error, file))?;
+        config
+            .validate()
+            .map_err(|error| error.located(&figment, file))?;
         Ok((config, source))
     }
 }
 
-fn environment() -> Env {
-    Env::prefixed(ENV_PREFIX).filter_map(|key| {
-        let key = key.as_str().to_ascii_lowercase();
-        // SWITCHYARD_CONFIG names the file; SWITCHYARD_TEST_* belong to the test suite.
-        if key == "config" || key.starts_with("test_") {
-            return None;
-        }
-        let nested = SECTIONS.iter().find_map(|section| {
-            key.strip_prefix(section)
-                .and_then(|rest| rest.strip_prefix('_'))
-                .map(|rest| format!("{section}.{rest}"))
-        });
-        Some(nested.unwrap_or(key).into())
+/// Parses the file as TOML alone first: figment reports a syntax error as several lines
+/// without a key, where the user needs the line and column.
+fn check_syntax(path: &Path) -> Result<(), ConfigError> {
+    let text = fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        path: path.into(),
+        source,
+    })?;
+    let Err(error) = Toml::from_str::<Dict>(&text) else {
+        return Ok(());
+    };
+    let offset = error.span().map_or(0, |span| span.start);
+    let before = text.get(..offset).unwrap_or(&text);
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |line| line.chars().count());
+    Err(ConfigError::Syntax {
+        path: path.into(),
+        line: before.matches('\n').count() + 1,
+        column: column + 1,
+        message: error.message().lines().collect::<Vec<_>>().join("; "),
     })
 }
 
-fn describe(error: figment::Error) -> ConfigError {
-    let mut path = error.path.clone();
-    let reason = match &error.kind {
-        Kind::UnknownField(name, _) => {
-            path.push(name.clone());
-            "unknown key".to_owned()
-        }
-        Kind::InvalidType(actual, expected) => format!("expected {expected}, found {actual}"),
-        Kind::Message(message) => message.clone(),
-        other => other.to_string(),
-    };
-    let origin = error
-        .metadata
-        .as_ref()
-        .map(|metadata| match &metadata.source {
-            Some(Source::File(file)) => file.display().to_string(),
-            _ => format!("{ENV_PREFIX}{}", path.join("_").to_ascii_uppercase()),
-        });
-    ConfigError::Invalid {
-        key: path.join("."),
-        origin,
-        reason,
+fn environment() -> Env {
+    Env::prefixed(ENV_PREFIX).filter_map(|unprefixed| key_of(unprefixed.as_str()).map(Into::into))
+}
+
+/// The key a variable sets, from its name without the prefix: `LIMITS_MAX_BODY_BYTES` is
+/// `limits.max_body_bytes`.
+fn key_of(unprefixed: &str) -> Option<String> {
+    let key = unprefixed.to_ascii_lowercase();
+    // SWITCHYARD_CONFIG names the file; SWITCHYARD_TEST_* belong to the test suite.
+    if key == "config" || key.starts_with("test_") {
+        return None;
     }
+    let nested = SECTIONS.iter().find_map(|section| {
+        key.strip_prefix(section)
+            .and_then(|rest| rest.strip_prefix('_'))
+            .map(|rest| format!("{section}.{rest}"))
+    });
+    Some(nested.unwrap_or(key))
+}
+
+/// The environment variable that set `key`, spelled as it was set (figment matches the prefix
+/// in any case and records only the key).
+pub(super) fn variable_for(key: &str) -> String {
+    std::env::vars_os()
+        .find_map(|(name, _)| {
+            let name = name.to_str()?.trim();
+            let prefix = name.get(..ENV_PREFIX.len())?;
+            let unprefixed = name.get(ENV_PREFIX.len()..)?;
+            let sets_key = prefix.eq_ignore_ascii_case(ENV_PREFIX) && key_of(unprefixed)? == key;
+            sets_key.then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| canonical_variable(key))
+}
+
+/// The variable that sets `key`, as the documentation spells it.
+pub(super) fn canonical_variable(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
 }

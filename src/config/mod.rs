@@ -2,23 +2,25 @@
 //! variables, validated once at start. Unknown keys and bad values stop the start with one line
 //! naming the key and the reason.
 
+mod errors;
 mod load;
 mod types;
 
-use std::net::SocketAddr;
+use std::net::ToSocketAddrs;
 use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
 
-pub use load::{ConfigError, ConfigSource};
-pub use types::{DatabaseUrl, LogFormat, Secret};
+pub use errors::{ConfigError, Origin};
+pub use load::ConfigSource;
+pub use types::{DatabaseUrl, ListenAddr, LogFormat, Secret};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    pub listen: SocketAddr,
+    pub listen: ListenAddr,
     pub database_url: DatabaseUrl,
     pub public_url: Option<Url>,
     pub admin_token: Option<Secret>,
@@ -40,7 +42,7 @@ pub struct LimitsConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct OutboundConfig {
     pub allow_private_networks: bool,
-    #[serde(deserialize_with = "types::list_or_csv")]
+    #[serde(deserialize_with = "types::cidr_list")]
     pub allowed_cidrs: Vec<IpNet>,
     pub default_timeout_ms: u64,
     pub max_in_flight: usize,
@@ -74,7 +76,7 @@ pub struct LogConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct TemplatesConfig {
     /// Environment variables templates may read as `{{env.NAME}}`; no others are visible.
-    #[serde(deserialize_with = "types::list_or_csv")]
+    #[serde(deserialize_with = "types::env_name_list")]
     pub env_allow: Vec<EnvVarName>,
 }
 
@@ -99,7 +101,7 @@ impl FromStr for EnvVarName {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listen: ListenAddr::default(),
             database_url: DatabaseUrl::Sqlite("switchyard.db".into()),
             public_url: None,
             admin_token: None,
@@ -175,6 +177,7 @@ impl Config {
 
     /// Checks what types alone cannot: ranges, and relations between keys.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_resolves(&self.listen)?;
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
         {
@@ -233,10 +236,25 @@ impl Config {
     }
 }
 
+/// Resolved at load as well as when binding, so that `check-config` catches a host name that
+/// does not resolve.
+fn check_resolves(listen: &ListenAddr) -> Result<(), ConfigError> {
+    let resolved = listen
+        .to_socket_addrs()
+        .is_ok_and(|mut addresses| addresses.next().is_some());
+    if resolved {
+        return Ok(());
+    }
+    Err(invalid(
+        "listen",
+        &format!("`{}` does not resolve to an address", listen.host()),
+    ))
+}
+
 fn invalid(key: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
-        origin: None,
+        origin: Origin::Unknown,
         reason: reason.to_owned(),
     }
 }

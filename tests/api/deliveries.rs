@@ -347,10 +347,10 @@ fn verify_with_official_library(secret: &str, request: &wiremock::Request) {
         Webhook(data['secret']).verify(data['body'].encode(), data['headers'])\n\
         print('verified')";
     let input = json!({"secret": secret, "body": String::from_utf8(request.body.clone()).unwrap(), "headers": headers});
-    let (printed, errors) = crate::helpers::python(script, &input);
+    let (printed, errors) = crate::python::run(script, &input);
     assert!(
         printed.contains("verified"),
-        "the standardwebhooks library did not verify (is it installed? `pip install standardwebhooks`): {errors}"
+        "the standardwebhooks library did not verify: {errors}"
     );
 }
 

@@ -430,29 +430,6 @@ pub fn header<'a>(request: &'a wiremock::Request, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no {name} header"))
 }
 
-/// Runs a Python script with `input` as JSON on its standard input: official libraries
-/// (`standardwebhooks`, `slack_sdk`) check our wire formats independently. Returns what it
-/// printed, and what it wrote to stderr.
-pub fn python(script: &str, input: &Value) -> (String, String) {
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    std::io::Write::write_all(
-        child.stdin.as_mut().expect("stdin"),
-        input.to_string().as_bytes(),
-    )
-    .expect("write to python3");
-    let output = child.wait_with_output().expect("python3 output");
-    (
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
 /// An HTTP client for tests.
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::new()

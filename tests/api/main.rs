@@ -2,9 +2,11 @@
 
 mod binary;
 mod helpers;
+mod python;
 
 mod audit;
 mod chat;
+mod configuration;
 mod deliveries;
 mod delivery_process;
 mod events;

@@ -228,7 +228,7 @@ backend_tests! {
         let bad = check();
 
         assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
-        assert!(!bad.status.success());
+        assert_eq!(bad.status.code(), Some(2), "a stored template that does not compile is invalid configuration");
         let stderr = String::from_utf8_lossy(&bad.stderr);
         assert!(stderr.contains("schedule `nightly`") && stderr.contains("cron"), "{stderr}");
     }

@@ -298,7 +298,7 @@ backend_tests! {
 
         assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
         assert!(String::from_utf8_lossy(&good.stdout).contains("every stored template and schedule compiles"));
-        assert!(!bad.status.success());
+        assert_eq!(bad.status.code(), Some(2), "a stored template that does not compile is invalid configuration");
         let stderr = String::from_utf8_lossy(&bad.stderr);
         assert!(stderr.contains("webhook `fine`") && stderr.contains("unknown helper `retired_helper`"), "{stderr}");
     }
