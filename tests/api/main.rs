@@ -6,6 +6,7 @@ mod helpers;
 mod audit;
 mod chat;
 mod deliveries;
+mod delivery_log;
 mod delivery_process;
 mod events;
 mod formats;
