@@ -131,6 +131,25 @@ backend_tests! {
         assert_eq!(private.status(), 201, "allow_private_networks opens every private range");
     }
 
+    async fn a_missing_required_field_is_named_with_its_path(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let without = |path: &[&str]| {
+            let mut body = spec("http://127.0.0.1:9/hook");
+            let (last, parents) = path.split_last().unwrap();
+            let parent = parents.iter().fold(&mut body, |value, key| &mut value[*key]);
+            parent.as_object_mut().unwrap().remove(*last);
+            body
+        };
+        for path in [&["name"][..], &["events"], &["endpoint"], &["endpoint", "url"], &["endpoint", "auth", "type"]] {
+            let response = app.admin(Method::POST, "/api/v1/webhooks").json(&without(path)).send().await.unwrap();
+            let error = expect_error(response, 422, "validation_failed").await;
+            let field = path.join(".");
+            assert_eq!(error["field"], field.as_str(), "{error}");
+            assert_eq!(error["message"], format!("{field}: a required field is missing"));
+        }
+        assert!(stored_names(&app).is_empty(), "nothing is stored");
+    }
+
     async fn cloud_metadata_addresses_stay_refused_under_allow_private_networks(backend: Backend) {
         let open = crate::helpers::spawn_app_with(backend, |config| config.outbound.allow_private_networks = true).await;
         for url in ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://100.100.100.200/latest/meta-data/"] {
