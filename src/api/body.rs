@@ -58,13 +58,16 @@ pub async fn read_limited(req: &HttpRequest, payload: &mut Payload) -> Result<By
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = error.path().to_string();
+        let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
-            Category::Data if field == "." => {
-                ApiError::validation("body", without_position(&inner))
-            }
-            Category::Data => ApiError::validation(&field, without_position(&inner)),
+            Category::Data => match missing_field(&inner) {
+                Some(missing) => {
+                    ApiError::validation(&child_path(&path, missing), "a required field is missing")
+                }
+                None if path == "." => ApiError::validation("body", without_position(&inner)),
+                None => ApiError::validation(&path, without_position(&inner)),
+            },
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::malformed(format!("the body is not valid JSON: {inner}"))
             }
@@ -74,6 +77,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .end()
         .map_err(|error| ApiError::malformed(format!("the body is not valid JSON: {error}")))?;
     Ok(value)
+}
+
+/// The field serde found missing. serde names it only in its message (``missing field `url` ``),
+/// and the path is that of the object lacking it.
+fn missing_field(error: &serde_json::Error) -> Option<String> {
+    let text = error.to_string();
+    let name = text.strip_prefix("missing field `")?.split('`').next()?;
+    Some(name.to_owned())
+}
+
+/// `parent.name`, or `name` at the top (serde_path_to_error writes the top as `.`).
+fn child_path(parent: &str, name: String) -> String {
+    if parent == "." {
+        name
+    } else {
+        format!("{parent}.{name}")
+    }
 }
 
 /// serde_json appends "at line L column C"; for a value of the wrong shape the field path says
@@ -144,6 +164,20 @@ mod tests {
             status_of(b"{\"name\": 5}"),
             StatusCode::UNPROCESSABLE_ENTITY
         );
+    }
+
+    #[test]
+    fn a_missing_field_is_named_with_its_path() {
+        let top = parse_json::<Sample>(br#"{"inner": {"count": 1}}"#).unwrap_err();
+        assert_eq!(top.field(), Some("name"));
+        assert_eq!(
+            top.to_string(),
+            "422 validation_failed: name: a required field is missing"
+        );
+        let nested = parse_json::<Sample>(br#"{"name": "a", "inner": {}}"#).unwrap_err();
+        assert_eq!(nested.field(), Some("inner.count"));
+        let not_an_object = parse_json::<Sample>(b"5").unwrap_err();
+        assert_eq!(not_an_object.field(), Some("body"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::auth::{Admin, Authorized, Read};
 use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
 use crate::delivery::log::{self, Attempt, Delivery};
-use crate::store::deliveries::DeliveryFilter;
+use crate::store::delivery_log::DeliveryFilter;
 use crate::timestamp::to_rfc3339;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -46,6 +46,10 @@ pub struct DeliveryView {
     id: String,
     event_id: String,
     webhook_id: String,
+    /// The webhook's name as it is now.
+    webhook_name: String,
+    /// The event's type, e.g. `incident.created`.
+    event_type: String,
     /// `pending`, `succeeded` or `failed`.
     status: String,
     attempts: i32,
@@ -67,6 +71,8 @@ impl DeliveryView {
             id: delivery.id,
             event_id: delivery.event_id,
             webhook_id: delivery.webhook_id,
+            webhook_name: delivery.webhook_name,
+            event_type: delivery.event_type,
             status: delivery.status,
             attempts: delivery.attempts,
             max_attempts: delivery.max_attempts,

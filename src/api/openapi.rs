@@ -1,5 +1,10 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3 description, generated from the handlers'
-//! annotations. A route joins by adding its handler to `paths(...)` below.
+//! annotations. A route joins by adding its handler to `paths(...)` below; the `/hooks/…`
+//! routes are described in [`hook_routes`].
+
+mod hook_routes;
+
+use hook_routes::HookRoutes;
 
 use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -71,7 +76,7 @@ use super::{
         settings::get_settings,
         settings::put_settings,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &HookRoutes),
     tags(
         (name = "tokens", description = "API tokens and their scopes"),
         (name = "audit", description = "Who changed what"),
@@ -84,6 +89,7 @@ use super::{
         (name = "schedules", description = "Webhooks fired at due times: every N, or cron, in a time zone, inside windows"),
         (name = "sources", description = "Senders posting their own documents: Alertmanager, Grafana, Tactical RMM, DATAGERRY, VergeOS, All Quiet, custom"),
         (name = "settings", description = "The chat switches at runtime"),
+        (name = "hooks", description = "Where chat servers, services and senders post: outgoing webhooks, slash commands, late replies, sources"),
     )
 )]
 pub struct ApiDoc;

@@ -3,7 +3,8 @@
 use serde_json::Value;
 
 use super::DeliveryEngine;
-use crate::store::deliveries::{AttemptRow, DeliveryFilter, DeliveryRow, PENDING, Requeue};
+use crate::store::deliveries::{AttemptRow, PENDING, Requeue};
+use crate::store::delivery_log::{self, DeliveryFilter, LoggedRow};
 use crate::store::{self, Page, PageRequest, Store, StoreError};
 use crate::timestamp::now_millis;
 
@@ -12,6 +13,8 @@ pub struct Delivery {
     pub id: String,
     pub event_id: String,
     pub webhook_id: String,
+    pub webhook_name: String,
+    pub event_type: String,
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -49,14 +52,17 @@ pub enum LogError {
     Store(#[from] StoreError),
 }
 
-impl From<DeliveryRow> for Delivery {
-    fn from(row: DeliveryRow) -> Self {
+impl From<LoggedRow> for Delivery {
+    fn from(logged: LoggedRow) -> Self {
+        let row = logged.delivery;
         let in_flight = row.lease_owner.is_some();
         let waiting = row.status == PENDING && !in_flight;
         Self {
             id: row.id,
             event_id: row.event_id,
             webhook_id: row.webhook_id,
+            webhook_name: logged.webhook_name,
+            event_type: logged.event_type,
             status: row.status,
             attempts: row.attempts,
             max_attempts: row.max_attempts,
@@ -92,7 +98,7 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<Page<Delivery>, LogError> {
     let rows = store
-        .read(move |conn| store::deliveries::list(conn, &filter, &page))
+        .read(move |conn| delivery_log::list(conn, &filter, &page))
         .await?;
     Ok(rows.map(Delivery::from))
 }
@@ -101,9 +107,9 @@ pub async fn get(store: &Store, id: &str) -> Result<(Delivery, Vec<Attempt>), Lo
     let id = id.to_owned();
     store
         .read(move |conn| {
-            let row = store::deliveries::find(conn, &id)?
-                .ok_or_else(|| LogError::NotFound(id.clone()))?;
-            let attempts = store::deliveries::attempts_of(conn, &id)?;
+            let row =
+                delivery_log::find(conn, &id)?.ok_or_else(|| LogError::NotFound(id.clone()))?;
+            let attempts = delivery_log::attempts_of(conn, &id)?;
             Ok((
                 row.into(),
                 attempts.into_iter().map(Attempt::from).collect(),
@@ -118,14 +124,14 @@ pub async fn retry(store: &Store, engine: &DeliveryEngine, id: &str) -> Result<D
     let id = id.to_owned();
     let delivery = store
         .write(move |conn| {
-            let row = store::deliveries::find(conn, &id)?
-                .ok_or_else(|| LogError::NotFound(id.clone()))?;
-            if row.lease_owner.is_some() {
+            let row =
+                delivery_log::find(conn, &id)?.ok_or_else(|| LogError::NotFound(id.clone()))?;
+            if row.delivery.lease_owner.is_some() {
                 return Err(LogError::InFlight(id));
             }
             store::deliveries::requeue(conn, Requeue::One(&id), now_millis())?;
-            let row = store::deliveries::find(conn, &id)?
-                .ok_or_else(|| LogError::NotFound(id.clone()))?;
+            let row =
+                delivery_log::find(conn, &id)?.ok_or_else(|| LogError::NotFound(id.clone()))?;
             Ok(Delivery::from(row))
         })
         .await?;

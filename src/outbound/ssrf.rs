@@ -1,7 +1,8 @@
 //! The SSRF guard (SPEC §6.4): outbound requests may not reach loopback, private, link-local,
 //! CGNAT, multicast, unspecified or otherwise non-public addresses, nor IPv6 encodings of them,
-//! unless the configuration allows it. Names are resolved once, by [`GuardedResolver`], and the
-//! connection goes to the addresses that were checked: no second lookup can change them.
+//! unless the configuration allows it. Cloud metadata addresses are refused even when private
+//! networks are allowed. Names are resolved once, by [`GuardedResolver`], and the connection goes
+//! to the addresses that were checked: no second lookup can change them.
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -23,7 +24,21 @@ pub enum SsrfError {
         "{host} resolves to {address}, a non-public address; allow it with outbound.allowed_cidrs"
     )]
     Refused { host: String, address: IpAddr },
+    #[error(
+        "{host} resolves to {address}, a cloud metadata address (it hands out this machine's \
+         credentials), refused even with outbound.allow_private_networks"
+    )]
+    CloudMetadata { host: String, address: IpAddr },
 }
+
+/// The instance metadata services of AWS (also GCP, Azure, OpenStack: `169.254.169.254`), AWS
+/// over IPv6 (`fd00:ec2::254`) and Alibaba Cloud (`100.100.100.200`). Whoever can make the
+/// gateway call them gets the machine's cloud credentials.
+const CLOUD_METADATA: [IpAddr; 3] = [
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+];
 
 /// Which destinations are allowed, from `outbound.allow_private_networks` and `allowed_cidrs`.
 #[derive(Debug, Clone, Default)]
@@ -40,11 +55,35 @@ impl NetworkPolicy {
         }
     }
 
-    pub fn permits(&self, address: IpAddr) -> bool {
-        let address = canonical(address);
-        self.allow_private
-            || is_public(address)
-            || self.allowed.iter().any(|net| net.contains(&address))
+    /// Whether `host` may be reached at `address`, and if not, why.
+    fn judge(&self, host: &str, address: IpAddr) -> Result<(), SsrfError> {
+        let canonical = canonical(address);
+        let refusal = if CLOUD_METADATA.contains(&canonical) {
+            // Opening private networks is about reaching one's own services, not the machine's
+            // credentials: only a range that names the address opens it.
+            (!self.lists_explicitly(canonical)).then(|| SsrfError::CloudMetadata {
+                host: host.to_owned(),
+                address,
+            })
+        } else {
+            let permitted = self.allow_private
+                || is_public(canonical)
+                || self.allowed.iter().any(|net| net.contains(&canonical));
+            (!permitted).then(|| SsrfError::Refused {
+                host: host.to_owned(),
+                address,
+            })
+        };
+        refusal.map_or(Ok(()), Err)
+    }
+
+    /// Whether a range of `allowed_cidrs` names the address on purpose. A catch-all
+    /// (`0.0.0.0/0`, `::/0`) only says "everything", as `allow_private_networks` does, so it
+    /// does not count.
+    fn lists_explicitly(&self, address: IpAddr) -> bool {
+        self.allowed
+            .iter()
+            .any(|net| net.prefix_len() > 0 && net.contains(&address))
     }
 
     fn check_all(&self, host: &str, addresses: &[SocketAddr]) -> Result<(), SsrfError> {
@@ -54,13 +93,9 @@ impl NetworkPolicy {
                 reason: "no addresses".into(),
             });
         }
-        match addresses.iter().find(|address| !self.permits(address.ip())) {
-            Some(refused) => Err(SsrfError::Refused {
-                host: host.to_owned(),
-                address: refused.ip(),
-            }),
-            None => Ok(()),
-        }
+        addresses
+            .iter()
+            .try_for_each(|address| self.judge(host, address.ip()))
     }
 
     /// Checks a URL's host: an address literal directly, a name by resolving it. Every
@@ -82,14 +117,7 @@ impl NetworkPolicy {
 
     /// The check for hosts given as addresses, which never reach the resolver.
     pub fn check_literal(&self, url: &Url, address: IpAddr) -> Result<(), SsrfError> {
-        if self.permits(address) {
-            Ok(())
-        } else {
-            Err(SsrfError::Refused {
-                host: url.host_str().unwrap_or_default().to_owned(),
-                address,
-            })
-        }
+        self.judge(url.host_str().unwrap_or_default(), address)
     }
 }
 
@@ -220,6 +248,12 @@ mod tests {
         }
     }
 
+    impl NetworkPolicy {
+        fn permits(&self, address: &str) -> bool {
+            self.judge("host", address.parse().unwrap()).is_ok()
+        }
+    }
+
     #[test]
     fn non_public_addresses_and_their_ipv6_disguises_are_refused() {
         let strict = policy(false, &[]);
@@ -246,10 +280,7 @@ mod tests {
             "2002:7f00:1::",
             "::ffff:0:7f00:1",
         ] {
-            assert!(
-                !strict.permits(refused.parse().unwrap()),
-                "{refused} was permitted"
-            );
+            assert!(!strict.permits(refused), "{refused} was permitted");
         }
         for public in [
             "93.184.216.34",
@@ -258,20 +289,62 @@ mod tests {
             "::ffff:1.1.1.1",
             "64:ff9b::101:101",
         ] {
-            assert!(
-                strict.permits(public.parse().unwrap()),
-                "{public} was refused"
-            );
+            assert!(strict.permits(public), "{public} was refused");
         }
     }
 
     #[test]
     fn the_configuration_can_open_ranges_or_everything() {
         let allow_loopback = policy(false, &["127.0.0.1/32"]);
-        assert!(allow_loopback.permits("127.0.0.1".parse().unwrap()));
-        assert!(allow_loopback.permits("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!allow_loopback.permits("127.0.0.2".parse().unwrap()));
-        assert!(policy(true, &[]).permits("10.1.2.3".parse().unwrap()));
+        assert!(allow_loopback.permits("127.0.0.1"));
+        assert!(allow_loopback.permits("::ffff:127.0.0.1"));
+        assert!(!allow_loopback.permits("127.0.0.2"));
+        assert!(policy(true, &[]).permits("10.1.2.3"));
+    }
+
+    #[test]
+    fn cloud_metadata_addresses_open_only_to_a_range_that_names_them() {
+        let metadata = [
+            "169.254.169.254",
+            "fd00:ec2::254",
+            "100.100.100.200",
+            "::ffff:169.254.169.254",
+        ];
+        let refusing = [
+            policy(false, &[]),
+            policy(true, &[]),
+            policy(true, &["0.0.0.0/0", "::/0"]),
+            policy(false, &["10.0.0.0/8", "fd12::/16", "169.254.1.0/24"]),
+        ];
+        for (policy, address) in refusing.iter().flat_map(|p| metadata.map(|a| (p, a))) {
+            let refused = policy.judge("meta", address.parse().unwrap());
+            assert!(
+                matches!(refused, Err(SsrfError::CloudMetadata { .. })),
+                "{address} under {policy:?}: {refused:?}"
+            );
+        }
+        let listing = policy(
+            false,
+            &["169.254.0.0/16", "fd00:ec2::/32", "100.100.100.200/32"],
+        );
+        for address in metadata {
+            assert!(listing.permits(address), "{address} was refused");
+        }
+        let open = policy(true, &[]);
+        assert!(open.permits("169.254.169.253") && open.permits("100.100.100.201"));
+    }
+
+    #[test]
+    fn the_metadata_refusal_says_what_the_address_is() {
+        let refused = policy(true, &[])
+            .judge(
+                "metadata.google.internal",
+                "169.254.169.254".parse().unwrap(),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("cloud metadata address"), "{refused}");
+        assert!(!refused.contains("allowed_cidrs"), "{refused}");
     }
 
     #[tokio::test]

@@ -1,11 +1,11 @@
-//! Queries of the delivery queue and log: claiming due deliveries under a lease, recording
-//! attempts, releasing claims, and reading the log.
+//! Queries of the delivery queue: claiming due deliveries under a lease, recording attempts,
+//! releasing claims and sending again. Reading the log is in [`super::delivery_log`].
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 
 use super::schema::{deliveries, delivery_attempts, webhooks};
-use super::{AnyConnection, Page, PageRequest, StoreError, insert_in_chunks};
+use super::{AnyConnection, StoreError, insert_in_chunks};
 use crate::ids::id_bound_at;
 
 pub const PENDING: &str = "pending";
@@ -289,58 +289,6 @@ pub fn insert_attempts(conn: &mut AnyConnection, rows: &[AttemptRow]) -> Result<
         }
     }
     Ok(())
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryFilter {
-    pub webhook_id: Option<String>,
-    pub event_id: Option<String>,
-    pub status: Option<String>,
-}
-
-pub fn list(
-    conn: &mut AnyConnection,
-    filter: &DeliveryFilter,
-    page: &PageRequest,
-) -> Result<Page<DeliveryRow>, StoreError> {
-    let mut query = deliveries::table
-        .select(DeliveryRow::as_select())
-        .order(deliveries::id.desc())
-        .limit(page.fetch_limit())
-        .into_boxed();
-    if let Some(before) = &page.before {
-        query = query.filter(deliveries::id.lt(before));
-    }
-    if let Some(webhook_id) = &filter.webhook_id {
-        query = query.filter(deliveries::webhook_id.eq(webhook_id));
-    }
-    if let Some(event_id) = &filter.event_id {
-        query = query.filter(deliveries::event_id.eq(event_id));
-    }
-    if let Some(status) = &filter.status {
-        query = query.filter(deliveries::status.eq(status));
-    }
-    let rows = query.load(conn)?;
-    Ok(Page::from_rows(rows, page, |row| &row.id))
-}
-
-pub fn find(conn: &mut AnyConnection, id: &str) -> Result<Option<DeliveryRow>, StoreError> {
-    Ok(deliveries::table
-        .find(id)
-        .select(DeliveryRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
-pub fn attempts_of(
-    conn: &mut AnyConnection,
-    delivery_id: &str,
-) -> Result<Vec<AttemptRow>, StoreError> {
-    Ok(delivery_attempts::table
-        .filter(delivery_attempts::delivery_id.eq(delivery_id))
-        .order(delivery_attempts::attempt.asc())
-        .select(AttemptRow::as_select())
-        .load(conn)?)
 }
 
 /// Which deliveries to send again.

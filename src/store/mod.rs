@@ -6,6 +6,7 @@ pub mod audit;
 pub mod chat_exchanges;
 pub mod connection;
 pub mod deliveries;
+pub mod delivery_log;
 pub mod events;
 pub mod incidents;
 pub mod migrations;

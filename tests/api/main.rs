@@ -8,6 +8,7 @@ mod audit;
 mod chat;
 mod configuration;
 mod deliveries;
+mod delivery_log;
 mod delivery_process;
 mod events;
 mod formats;

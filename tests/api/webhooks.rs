@@ -106,7 +106,8 @@ backend_tests! {
             let response = strict.admin(Method::POST, "/api/v1/webhooks").json(&spec(url)).send().await.unwrap();
             let error = expect_error(response, 422, "validation_failed").await;
             assert_eq!(error["field"], "endpoint.url", "{url}");
-            assert!(error["message"].as_str().unwrap().contains("non-public"), "{url}: {error}");
+            let kind = if url.contains("169.254.169.254") { "cloud metadata" } else { "non-public" };
+            assert!(error["message"].as_str().unwrap().contains(kind), "{url}: {error}");
         }
         drop(strict);
 
@@ -129,10 +130,63 @@ backend_tests! {
         let private = open.admin(Method::POST, "/api/v1/webhooks").json(&spec("http://192.168.1.1/x")).send().await.unwrap();
         assert_eq!(private.status(), 201, "allow_private_networks opens every private range");
     }
+
+    async fn a_missing_required_field_is_named_with_its_path(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let without = |path: &[&str]| {
+            let mut body = spec("http://127.0.0.1:9/hook");
+            let (last, parents) = path.split_last().unwrap();
+            let parent = parents.iter().fold(&mut body, |value, key| &mut value[*key]);
+            parent.as_object_mut().unwrap().remove(*last);
+            body
+        };
+        for path in [&["name"][..], &["events"], &["endpoint"], &["endpoint", "url"], &["endpoint", "auth", "type"]] {
+            let response = app.admin(Method::POST, "/api/v1/webhooks").json(&without(path)).send().await.unwrap();
+            let error = expect_error(response, 422, "validation_failed").await;
+            let field = path.join(".");
+            assert_eq!(error["field"], field.as_str(), "{error}");
+            assert_eq!(error["message"], format!("{field}: a required field is missing"));
+        }
+        assert!(stored_names(&app).is_empty(), "nothing is stored");
+    }
+
+    async fn cloud_metadata_addresses_stay_refused_under_allow_private_networks(backend: Backend) {
+        let open = crate::helpers::spawn_app_with(backend, |config| config.outbound.allow_private_networks = true).await;
+        for url in ["http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://100.100.100.200/latest/meta-data/"] {
+            let response = open.admin(Method::POST, "/api/v1/webhooks").json(&spec(url)).send().await.unwrap();
+            let error = expect_error(response, 422, "validation_failed").await;
+            assert_eq!(error["field"], "endpoint.url", "{url}");
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains("cloud metadata address") && !message.contains("allowed_cidrs"), "{url}: {message}");
+        }
+        assert!(stored_names(&open).is_empty(), "a refused webhook is not stored");
+
+        let listed = open.restart(|config| {
+            config.outbound.allow_private_networks = true;
+            config.outbound.allowed_cidrs = vec!["169.254.0.0/16".parse().unwrap()];
+        })
+        .await;
+        let response = listed.admin(Method::POST, "/api/v1/webhooks").json(&spec("http://169.254.169.254/latest/meta-data/")).send().await.unwrap();
+        assert_eq!(response.status(), 201, "a range that names the address opens it");
+        let alibaba = listed.admin(Method::POST, "/api/v1/webhooks").json(&spec("http://100.100.100.200/")).send().await.unwrap();
+        expect_error(alibaba, 422, "validation_failed").await;
+        assert_eq!(stored_names(&listed), ["ops"]);
+    }
 }
 
 #[derive(diesel::QueryableByName)]
 struct ConfigColumn {
     #[diesel(sql_type = diesel::sql_types::Text)]
     config: String,
+}
+
+/// The names of the webhooks stored, the gateway's own system webhooks left out.
+fn stored_names(app: &crate::helpers::TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use switchyard::store::schema::webhooks;
+    webhooks::table
+        .filter(webhooks::id.not_like("whk_system_%"))
+        .select(webhooks::name)
+        .load(&mut app.db().connect())
+        .unwrap()
 }

@@ -98,6 +98,25 @@ backend_tests! {
         expect_error(forbidden, 403, "forbidden").await;
     }
 
+    async fn a_missing_required_field_is_named_with_its_path(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let url = "http://127.0.0.1:9/chat";
+        let mut unnamed = trigger("a", url, json!({}));
+        unnamed.as_object_mut().unwrap().remove("name");
+        let cases = [
+            (unnamed, "name"),
+            (trigger("a", url, json!({"services": [{"format": "json"}]})), "services[0].endpoint"),
+            (trigger("a", url, json!({"services": [{"endpoint": {"method": "POST"}}]})), "services[0].endpoint.url"),
+        ];
+        for (spec, field) in cases {
+            let response = app.admin(Method::POST, "/api/v1/triggers").json(&spec).send().await.unwrap();
+            let error = expect_error(response, 422, "validation_failed").await;
+            assert_eq!(error["field"], field, "{error}");
+        }
+        let listed = app.get_json("/api/v1/triggers").await;
+        assert_eq!(listed["items"], json!([]), "nothing is stored");
+    }
+
     async fn trigger_changes_are_routed_at_once(backend: Backend) {
         let app = spawn_app_reaching_loopback(backend).await;
         let svc = json_service(json!({"text": "ok"})).await;
