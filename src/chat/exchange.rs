@@ -104,6 +104,7 @@ impl ServiceCall {
 /// One request the gateway received and what became of it.
 #[derive(Debug)]
 pub struct Exchange {
+    /// Given when the log keeps it.
     id: String,
     received_at: i64,
     kind: Kind,
@@ -126,7 +127,7 @@ impl Exchange {
     /// A request that was not forwarded; `message` when it could be read.
     pub fn refused(kind: Kind, message: Option<ChatMessage>, why: Why) -> Self {
         Self {
-            id: new_id("chx"),
+            id: String::new(),
             received_at: now_millis(),
             kind,
             verdict: why.verdict,
@@ -149,7 +150,7 @@ impl Exchange {
         chat_token: String,
     ) -> Self {
         Self {
-            id: new_id("chx"),
+            id: String::new(),
             received_at: now_millis(),
             kind: message.kind,
             verdict: Verdict::Forwarded,
@@ -169,10 +170,11 @@ impl Exchange {
         self.route.as_ref().map(|route| route.id.as_str())
     }
 
-    /// Bodies are kept only as far as the log shows them, so that waiting exchanges hold
-    /// little memory: what is cut keeps a few bytes beyond the limit, so that it is still
-    /// shown cut.
-    pub fn cap_bodies(&mut self) {
+    /// Readies an exchange the log keeps: its id, in the order exchanges are kept, and its
+    /// bodies only as far as the log shows them, so that waiting exchanges hold little memory
+    /// (what is cut keeps a few bytes beyond the limit, so that it is still shown cut).
+    pub fn keep(&mut self) {
+        self.id = new_id("chx");
         const KEPT_BYTES: usize = LOGGED_BODY_BYTES + 4;
         for call in &mut self.services {
             if let Some(request) = &mut call.request

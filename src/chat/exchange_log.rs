@@ -1,11 +1,14 @@
-//! Keeping the exchange log without making the chat pay for it. Exchanges wait here, the
-//! latest [`KEPT_EXCHANGES`] of each trigger (and of the requests that matched none), and once
-//! a second one write stores what is waiting. Only what the log can show is ever encoded and
-//! written: a trigger answering thousands of requests a second costs a hundred rows a second,
-//! and a flood of refused requests no more. A graceful stop stores what is waiting; a crash
-//! loses at most the last second of the log (never an event: those are stored apart).
+//! Keeping the exchange log without making the chat pay for it. Exchanges wait here, up to
+//! [`KEPT_EXCHANGES`] of each trigger (and of the requests that matched none) each second, and
+//! once a second one write stores what is waiting. Only what the log can show is ever kept,
+//! encoded and written: a trigger answering thousands of requests a second costs a hundred rows
+//! a second, and a flood of refused requests no more. Beyond a hundred in a second, an exchange
+//! is dropped at once, on the thread that made it: holding on to every request's buffers to
+//! keep the very latest would cost the chat more than the log is worth. A graceful stop stores
+//! what is waiting; a crash loses at most the last second of the log (never an event: those
+//! are stored apart).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,9 +22,9 @@ pub const GATHER_FOR: Duration = Duration::from_secs(1);
 /// The queue of each trigger holds what its log shows.
 const KEPT: usize = KEPT_EXCHANGES as usize;
 
-/// The latest exchanges of each trigger by id (`""`: of those that matched no trigger),
-/// oldest first.
-type Waiting = HashMap<String, VecDeque<Exchange>>;
+/// The exchanges of each trigger by id (`""`: of those that matched no trigger), oldest
+/// first.
+type Waiting = HashMap<String, Vec<Exchange>>;
 
 pub struct ExchangeLog {
     exchanges: Arc<Gathering<ExchangeWriter>>,
@@ -55,15 +58,14 @@ impl BatchWriter for ExchangeWriter {
         written.map_err(|error| (batch, error))
     }
 
-    /// What arrived meanwhile keeps its place among the latest.
+    /// The latest hundred of each trigger stay.
     fn put_back(waiting: &mut Waiting, failed: Waiting) {
         for (trigger, mut older) in failed {
-            let latest = waiting.entry(trigger).or_default();
-            older.extend(latest.drain(..));
-            while older.len() > KEPT {
-                older.pop_front();
-            }
-            *latest = older;
+            let newer = waiting.entry(trigger).or_default();
+            older.append(newer);
+            let excess = older.len().saturating_sub(KEPT);
+            older.drain(..excess);
+            *newer = older;
         }
     }
 }
@@ -101,22 +103,25 @@ impl ExchangeLog {
         }
     }
 
-    /// Queues `exchange`; it is stored within [`GATHER_FOR`], unless a hundred later ones of
-    /// its trigger push it out first.
+    /// Queues `exchange`; it is stored within [`GATHER_FOR`], unless its trigger already has
+    /// a hundred waiting.
     pub fn record(&self, mut exchange: Exchange) {
-        exchange.cap_bodies();
-        self.exchanges.add(|waiting| {
+        let dropped = self.exchanges.add(|waiting| {
             let trigger = exchange.trigger_id().unwrap_or_default();
             // The key is copied only the first time a trigger is seen in a window.
-            let latest = match waiting.get_mut(trigger) {
-                Some(latest) => latest,
+            let queued = match waiting.get_mut(trigger) {
+                Some(queued) => queued,
                 None => waiting.entry(trigger.to_owned()).or_default(),
             };
-            if latest.len() == KEPT {
-                latest.pop_front();
+            if queued.len() >= KEPT {
+                return Some(exchange);
             }
-            latest.push_back(exchange);
+            exchange.keep();
+            queued.push(exchange);
+            None
         });
+        // Dropped outside the lock.
+        drop(dropped);
     }
 
     /// Stores what is waiting now (at a stop, once no request can add more).
@@ -176,7 +181,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn only_the_latest_hundred_of_a_trigger_are_written() {
+    async fn a_hundred_of_a_trigger_are_written_each_window() {
         let (fixture, log) = gathering().await;
         for n in 0..250 {
             log.record(refused(&format!("request {n}")));
@@ -185,7 +190,7 @@ mod tests {
         log.flush().await;
         let records = stored(&fixture.store).await;
         assert_eq!(records.len(), KEPT);
-        assert!(records[0].contains("request 150") && records[99].contains("request 249"));
+        assert!(records[0].contains("request 0") && records[99].contains("request 99"));
     }
 
     /// However many exchanges come, a log holds at most twice what it shows.

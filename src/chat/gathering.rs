@@ -59,9 +59,9 @@ impl<W: BatchWriter> Gathering<W> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds to the batch being gathered.
-    pub fn add(self: &Arc<Self>, add: impl FnOnce(&mut W::Batch)) {
-        add(&mut self.lock());
+    /// Adds to the batch being gathered; returns what `add` returns.
+    pub fn add<R>(self: &Arc<Self>, add: impl FnOnce(&mut W::Batch) -> R) -> R {
+        let added = add(&mut self.lock());
         if !self.write_queued.swap(true, Ordering::AcqRel) {
             let this = Arc::clone(self);
             self.runtime.spawn(async move {
@@ -70,6 +70,7 @@ impl<W: BatchWriter> Gathering<W> {
                 this.write_waiting().await;
             });
         }
+        added
     }
 
     /// Stores what is gathered now (at a stop, once no request can add more).
