@@ -4,7 +4,7 @@
 //! Logs name the matched route pattern, never the raw path or query: a query may carry a chat
 //! token (Mattermost slash commands over GET) and `/hooks/reply/{id}` paths are capabilities.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -14,6 +14,7 @@ use actix_web::{Error, web};
 use tracing::Instrument;
 
 use super::AppState;
+use crate::timestamp::rounded_millis;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const MAX_REQUEST_ID_CHARS: usize = 128;
@@ -36,15 +37,6 @@ fn request_id(req: &ServiceRequest) -> HeaderValue {
     let mut buffer = uuid::Uuid::encode_buffer();
     let fresh = uuid::Uuid::new_v4().simple().encode_lower(&mut buffer);
     HeaderValue::from_str(fresh).unwrap_or_else(|_| HeaderValue::from_static("unknown"))
-}
-
-/// Milliseconds rounded to the microsecond: a plain number in the log (`0.041`, not the float
-/// noise `0.041128000000000005`), precise enough for a request's latency.
-fn rounded_millis(elapsed: Duration) -> f64 {
-    let micros = (elapsed.as_nanos() + 500) / 1000;
-    // Whole microseconds over 1000 print with at most three decimals: the division is
-    // correctly rounded, so the shortest text that reads back as it is the decimal itself.
-    micros as f64 / 1000.0
 }
 
 pub async fn observe(
@@ -96,35 +88,4 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, id);
         response
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn latencies_are_milliseconds_with_at_most_three_decimals() {
-        let cases = [
-            (Duration::from_nanos(41_128), "0.041"),
-            (Duration::from_nanos(41_500), "0.042"),
-            (Duration::from_nanos(499), "0.0"),
-            (Duration::from_micros(1_234_567), "1234.567"),
-            (Duration::from_millis(12), "12.0"),
-        ];
-        // As the log prints a float field.
-        for (elapsed, printed) in cases {
-            assert_eq!(
-                format!("{:?}", rounded_millis(elapsed)),
-                printed,
-                "{elapsed:?}"
-            );
-        }
-        for micros in 0..100_000u64 {
-            let text = format!("{:?}", rounded_millis(Duration::from_micros(micros)));
-            let decimals = text
-                .split_once('.')
-                .map_or(0, |(_, fraction)| fraction.len());
-            assert!(decimals <= 3, "{micros} µs printed as {text}");
-        }
-    }
 }

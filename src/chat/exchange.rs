@@ -19,7 +19,7 @@ use crate::ids::new_id;
 use crate::outbound::display::{LOGGED_BODY_BYTES, ShownRequest, ShownResponse};
 use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::store::chat_exchanges::ExchangeRow;
-use crate::timestamp::{now_millis, to_rfc3339};
+use crate::timestamp::{now_millis, rounded_millis, to_rfc3339};
 
 /// What a request came to; `?outcome=` filters on these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +163,10 @@ impl Exchange {
             reply: None,
             posts: Vec::new(),
         }
+    }
+
+    pub fn route(&self) -> Option<&Route> {
+        self.route.as_deref()
     }
 
     /// The trigger whose log it belongs to (`None`: it matched none).
@@ -323,9 +327,4 @@ struct ServiceRecord<'a> {
     answer: Option<ShownResponse<'a>>,
     outcome: &'static str,
     error: Option<&'a str>,
-}
-
-/// Milliseconds with at most three decimals, as people read latencies.
-fn rounded_millis(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }

@@ -9,6 +9,7 @@
 //! are stored apart).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,8 +31,24 @@ pub struct ExchangeLog {
     exchanges: Arc<Gathering<ExchangeWriter>>,
 }
 
+/// How many exchanges a log holds for its next write: a request past the hundredth is turned
+/// away by reading one counter, without the queue's lock.
+struct Quota<'a>(&'a AtomicUsize);
+
+impl Quota<'_> {
+    fn take(&self) -> bool {
+        self.0.load(Ordering::Relaxed) < KEPT && self.0.fetch_add(1, Ordering::Relaxed) < KEPT
+    }
+
+    fn renew(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
+}
+
 struct ExchangeWriter {
     store: Store,
+    /// The quota of the requests that matched no trigger (a trigger's is on its route).
+    unmatched: AtomicUsize,
     /// Exchanges stored per trigger since its log was last pruned: a log is pruned once it may
     /// hold twice what it shows, not at every write (the list shows the latest only).
     unpruned: Mutex<HashMap<Option<String>, i64>>,
@@ -44,8 +61,14 @@ impl BatchWriter for ExchangeWriter {
         batch.is_empty()
     }
 
-    /// Stores the batch and prunes the logs that grew full, in one transaction.
+    /// Stores the batch and prunes the logs that grew full, in one transaction. The logs'
+    /// quotas start again: what arrives from now on goes into the next write.
     async fn write(&self, batch: Waiting) -> Result<(), (Waiting, StoreError)> {
+        for queued in batch.values() {
+            if let Some(exchange) = queued.first() {
+                self.quota(exchange).renew();
+            }
+        }
         let rows = encode(&batch);
         let full = self.full_logs(&rows);
         let written = self
@@ -71,6 +94,14 @@ impl BatchWriter for ExchangeWriter {
 }
 
 impl ExchangeWriter {
+    fn quota<'a>(&'a self, exchange: &'a Exchange) -> Quota<'a> {
+        Quota(
+            exchange
+                .route()
+                .map_or(&self.unmatched, |route| &route.logged),
+        )
+    }
+
     /// The logs that `rows` fill to [`KEPT_EXCHANGES`] more than they held at their last prune.
     fn full_logs(&self, rows: &[ExchangeRow]) -> Vec<Option<String>> {
         let mut unpruned = self
@@ -96,6 +127,7 @@ impl ExchangeLog {
     pub fn new(store: Store, gather_for: Duration) -> Self {
         let writer = ExchangeWriter {
             store,
+            unmatched: AtomicUsize::new(0),
             unpruned: Mutex::new(HashMap::new()),
         };
         Self {
@@ -106,22 +138,19 @@ impl ExchangeLog {
     /// Queues `exchange`; it is stored within [`GATHER_FOR`], unless its trigger already has
     /// a hundred waiting.
     pub fn record(&self, mut exchange: Exchange) {
-        let dropped = self.exchanges.add(|waiting| {
+        if !self.exchanges.writer().quota(&exchange).take() {
+            return;
+        }
+        exchange.keep();
+        self.exchanges.add(|waiting| {
             let trigger = exchange.trigger_id().unwrap_or_default();
             // The key is copied only the first time a trigger is seen in a window.
             let queued = match waiting.get_mut(trigger) {
                 Some(queued) => queued,
                 None => waiting.entry(trigger.to_owned()).or_default(),
             };
-            if queued.len() >= KEPT {
-                return Some(exchange);
-            }
-            exchange.keep();
             queued.push(exchange);
-            None
         });
-        // Dropped outside the lock.
-        drop(dropped);
     }
 
     /// Stores what is waiting now (at a stop, once no request can add more).

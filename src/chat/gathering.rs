@@ -53,16 +53,24 @@ impl<W: BatchWriter> Gathering<W> {
         })
     }
 
+    pub fn writer(&self) -> &W {
+        &self.writer
+    }
+
     fn lock(&self) -> MutexGuard<'_, W::Batch> {
         self.waiting
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Adds to the batch being gathered; returns what `add` returns.
-    pub fn add<R>(self: &Arc<Self>, add: impl FnOnce(&mut W::Batch) -> R) -> R {
-        let added = add(&mut self.lock());
-        if !self.write_queued.swap(true, Ordering::AcqRel) {
+    /// Adds to the batch being gathered.
+    pub fn add(self: &Arc<Self>, add: impl FnOnce(&mut W::Batch)) {
+        add(&mut self.lock());
+        // Reading first spares the requests that find a write queued a write to a line of
+        // memory every core shares.
+        if !self.write_queued.load(Ordering::Acquire)
+            && !self.write_queued.swap(true, Ordering::AcqRel)
+        {
             let this = Arc::clone(self);
             self.runtime.spawn(async move {
                 // Whatever arrives meanwhile goes into the same write.
@@ -70,7 +78,6 @@ impl<W: BatchWriter> Gathering<W> {
                 this.write_waiting().await;
             });
         }
-        added
     }
 
     /// Stores what is gathered now (at a stop, once no request can add more).

@@ -2,6 +2,7 @@
 //! the rules that decide whether it fires on a message.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use url::Url;
 
@@ -39,6 +40,8 @@ pub struct Route {
     pub services: Vec<Service>,
     pub reply_template: Option<CompiledTemplate>,
     pub updated_at: i64,
+    /// Exchanges of this trigger the exchange log holds for its next write.
+    pub logged: AtomicUsize,
 }
 
 impl Route {
@@ -65,6 +68,7 @@ impl Route {
             services,
             reply_template,
             updated_at,
+            logged: AtomicUsize::new(0),
         })
     }
 
