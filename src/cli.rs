@@ -152,7 +152,8 @@ pub async fn run(command: Command, config: Config, source: ConfigSource) -> Resu
                 "created {} token `{}` ({}); it is shown only this once:",
                 issued.token.scope, issued.token.name, issued.token.id
             );
-            say(&issued.secret)
+            // The secret's only copy: a reader that is gone means it was lost, a failure.
+            writeln!(io::stdout().lock(), "{}", issued.secret).map_err(CliError::Output)
         }
     }
 }

@@ -8,6 +8,13 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
 }
 
+/// A resource id for something that happened at `nanos` (Unix nanoseconds): ids sort by that
+/// time, not by when they were made; random bits keep ids of the same instant apart.
+pub fn id_at(prefix: &str, nanos: i64) -> String {
+    let random = uuid::Uuid::new_v4().as_u128() as u32;
+    format!("{prefix}_{:016x}{random:08x}", nanos.max(0))
+}
+
 /// A bound for ids made before `millis`: such ids sort below it, later ones above (the first 48
 /// bits of a UUIDv7 are its creation time in milliseconds, and they come first in the hex).
 pub fn id_bound_at(prefix: &str, millis: i64) -> String {
@@ -31,6 +38,14 @@ mod tests {
         let second = new_id("tok");
         assert!(first.starts_with("tok_"));
         assert!(first < second);
+    }
+
+    #[test]
+    fn ids_for_a_time_sort_by_that_time() {
+        let earlier = id_at("chx", 1_795_000_000_123_000_001);
+        let later = id_at("chx", 1_795_000_000_123_000_002);
+        assert!(earlier < later);
+        assert_ne!(id_at("chx", 7), id_at("chx", 7));
     }
 
     #[test]

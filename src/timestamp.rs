@@ -8,6 +8,11 @@ pub fn now_millis() -> i64 {
     Utc::now().timestamp_millis()
 }
 
+/// Unix nanoseconds, for ordering what happens within a millisecond.
+pub fn now_nanos() -> i64 {
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
 pub fn to_rfc3339(millis: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(millis)
         .unwrap_or_default()

@@ -19,6 +19,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+pub struct TriggerExchangeQuery {
+    /// `forwarded`, `ignored`, `refused`, `malformed` or `disabled`.
+    outcome: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct ExchangeQuery {
     /// `forwarded`, `ignored`, `refused`, `malformed` or `disabled`.
     outcome: Option<String>,
@@ -27,14 +34,14 @@ pub struct ExchangeQuery {
 }
 
 #[utoipa::path(get, path = "/api/v1/triggers/{id}/exchanges", tag = "triggers",
-    params(("outcome" = Option<String>, Query, description = "forwarded, ignored, refused, malformed or disabled")),
+    params(("id" = String, Path, description = "The trigger's id"), TriggerExchangeQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_trigger_exchanges(
     _auth: Authorized<Read>,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    query: web::Query<ExchangeQuery>,
+    query: web::Query<TriggerExchangeQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let filter = ExchangeFilter {
         trigger_id: Some(Some(id.into_inner())),

@@ -15,11 +15,11 @@ use super::replies::answer::Post;
 use super::replies::reply::Outcome;
 use super::routing::route::Route;
 use super::trigger::Kind;
-use crate::ids::new_id;
-use crate::outbound::display::{LOGGED_BODY_BYTES, ShownRequest, ShownResponse};
+use crate::ids::id_at;
+use crate::outbound::display::{LOGGED_BODY_BYTES, ShownRequest, ShownResponse, mask_in};
 use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::store::chat_exchanges::ExchangeRow;
-use crate::timestamp::{now_millis, rounded_millis, to_rfc3339};
+use crate::timestamp::{rounded_millis, to_rfc3339};
 
 /// What a request came to; `?outcome=` filters on these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,6 +106,7 @@ impl ServiceCall {
 pub struct Exchange {
     /// Given when the log keeps it.
     id: String,
+    /// Unix nanoseconds.
     received_at: i64,
     kind: Kind,
     verdict: Verdict,
@@ -125,10 +126,10 @@ pub struct Exchange {
 
 impl Exchange {
     /// A request that was not forwarded; `message` when it could be read.
-    pub fn refused(kind: Kind, message: Option<ChatMessage>, why: Why) -> Self {
+    pub fn refused(received_at: i64, kind: Kind, message: Option<ChatMessage>, why: Why) -> Self {
         Self {
             id: String::new(),
-            received_at: now_millis(),
+            received_at,
             kind,
             verdict: why.verdict,
             route: why.route,
@@ -144,6 +145,7 @@ impl Exchange {
 
     /// A forwarded request; its services, reply and posts are added as they are known.
     pub fn forwarded(
+        received_at: i64,
         route: Arc<Route>,
         message: ChatMessage,
         trigger_word: String,
@@ -151,7 +153,7 @@ impl Exchange {
     ) -> Self {
         Self {
             id: String::new(),
-            received_at: now_millis(),
+            received_at,
             kind: message.kind,
             verdict: Verdict::Forwarded,
             route: Some(route),
@@ -178,19 +180,22 @@ impl Exchange {
     /// bodies only as far as the log shows them, so that waiting exchanges hold little memory
     /// (what is cut keeps a few bytes beyond the limit, so that it is still shown cut).
     pub fn keep(&mut self) {
-        self.id = new_id("chx");
+        self.id = id_at("chx", self.received_at);
         const KEPT_BYTES: usize = LOGGED_BODY_BYTES + 4;
         for call in &mut self.services {
+            // The token is masked before a body is cut, so that no part of it is left at
+            // the cut.
             if let Some(request) = &mut call.request
                 && request.body.len() > KEPT_BYTES
             {
-                request.body = Bytes::copy_from_slice(&request.body[..KEPT_BYTES]);
+                request.body =
+                    Bytes::from(masked_and_cut(&request.body, &self.chat_token, KEPT_BYTES));
             }
             if let Some(answer) = &mut call.answer
                 && answer.body.len() > KEPT_BYTES
             {
-                answer.body.truncate(KEPT_BYTES);
-                answer.body.shrink_to_fit();
+                answer.body =
+                    masked_and_cut(&answer.body, &self.chat_token, KEPT_BYTES).into_bytes();
             }
         }
     }
@@ -207,7 +212,7 @@ impl Exchange {
         };
         let record = Record {
             id: &self.id,
-            received_at: to_rfc3339(self.received_at),
+            received_at: to_rfc3339(self.received_at / 1_000_000),
             trigger: self.route.as_deref().map(|route| TriggerRef {
                 id: &route.id,
                 name: &route.spec.name,
@@ -245,10 +250,18 @@ impl Exchange {
         Ok(ExchangeRow {
             id: self.id.clone(),
             trigger_id: self.trigger_id().map(str::to_owned),
-            received_at: self.received_at,
+            received_at: self.received_at / 1_000_000,
             outcome: self.verdict.as_str().to_owned(),
-            record: serde_json::to_string(&record)?,
+            record: self.masked(serde_json::to_string(&record)?),
         })
+    }
+
+    /// Services of Mattermost's formats get the chat's token in their body or query string,
+    /// as Mattermost sends it, and a service may echo it in its answer: wherever it is in the
+    /// record, it is masked.
+    fn masked(&self, mut record: String) -> String {
+        mask_in(&mut record, &self.chat_token);
+        record
     }
 
     fn service_record<'a>(&'a self, call: &'a ServiceCall) -> ServiceRecord<'a> {
@@ -257,13 +270,10 @@ impl Exchange {
             Outcome::Nothing => ("nothing to post", None),
             Outcome::Failed(line) => ("failed", Some(line.as_str())),
         };
-        // Services of Mattermost's formats get the chat's token in their body or query
-        // string, as Mattermost sends it.
-        let request = call.request.as_ref().map(|request| {
-            let mut shown = request.shown(LOGGED_BODY_BYTES);
-            shown.mask(&self.chat_token);
-            shown
-        });
+        let request = call
+            .request
+            .as_ref()
+            .map(|request| request.shown(LOGGED_BODY_BYTES));
         ServiceRecord {
             service: &call.service,
             request,
@@ -327,4 +337,12 @@ struct ServiceRecord<'a> {
     answer: Option<ShownResponse<'a>>,
     outcome: &'static str,
     error: Option<&'a str>,
+}
+
+/// A long body as text, `secret` masked, cut to `max` bytes.
+fn masked_and_cut(body: &[u8], secret: &str, max: usize) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    mask_in(&mut text, secret);
+    text.truncate(text.floor_char_boundary(max));
+    text
 }

@@ -13,10 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::exchange::Exchange;
+use super::exchange::{Exchange, Why};
 use super::gathering::{BatchWriter, Gathering};
+use super::inbound::message::ChatMessage;
+use super::trigger::Kind;
 use crate::store::chat_exchanges::{self, ExchangeRow, KEPT_EXCHANGES};
 use crate::store::{Store, StoreError};
+use crate::timestamp::now_nanos;
 
 /// How long exchanges gather before they are written.
 pub const GATHER_FOR: Duration = Duration::from_secs(1);
@@ -64,10 +67,9 @@ impl BatchWriter for ExchangeWriter {
     /// Stores the batch and prunes the logs that grew full, in one transaction. The logs'
     /// quotas start again: what arrives from now on goes into the next write.
     async fn write(&self, batch: Waiting) -> Result<(), (Waiting, StoreError)> {
-        for queued in batch.values() {
-            if let Some(exchange) = queued.first() {
-                self.quota(exchange).renew();
-            }
+        // Every route of the batch: a trigger changed meanwhile has a new route.
+        for exchange in batch.values().flatten() {
+            self.quota(exchange).renew();
         }
         let rows = encode(&batch);
         let full = self.full_logs(&rows);
@@ -153,6 +155,18 @@ impl ExchangeLog {
         });
     }
 
+    /// Logs a request that was not forwarded, and why (also as a `debug` line).
+    pub fn not_forwarded(&self, kind: Kind, message: Option<ChatMessage>, why: Why) {
+        tracing::debug!(
+            kind = kind.as_str(),
+            trigger = why.route.as_ref().map(|route| route.spec.name.as_str()),
+            outcome = why.verdict.as_str(),
+            reason = %why.reason,
+            "a chat request was not forwarded"
+        );
+        self.record(Exchange::refused(now_nanos(), kind, message, why));
+    }
+
     /// Stores what is waiting now (at a stop, once no request can add more).
     pub async fn flush(&self) {
         self.exchanges.flush().await;
@@ -176,8 +190,7 @@ fn encode(batch: &Waiting) -> Vec<ExchangeRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chat::exchange::{Verdict, Why};
-    use crate::chat::trigger::Kind;
+    use crate::chat::exchange::Verdict;
     use crate::events::testing::OutboxFixture;
     use crate::store::StoreError;
     use crate::store::schema::chat_exchanges;
@@ -197,9 +210,10 @@ mod tests {
             .unwrap()
     }
 
-    fn refused(reason: &str) -> Exchange {
+    /// A refused request received `n` milliseconds into 1970.
+    fn refused(n: i64, reason: &str) -> Exchange {
         let why = Why::new(Verdict::Refused, None, reason.to_owned());
-        Exchange::refused(Kind::Outgoing, None, why)
+        Exchange::refused(n, Kind::Outgoing, None, why)
     }
 
     /// A log that gathers for an hour: only a flush stores it.
@@ -213,7 +227,7 @@ mod tests {
     async fn a_hundred_of_a_trigger_are_written_each_window() {
         let (fixture, log) = gathering().await;
         for n in 0..250 {
-            log.record(refused(&format!("request {n}")));
+            log.record(refused(n, &format!("request {n}")));
         }
         assert!(stored(&fixture.store).await.is_empty(), "still gathering");
         log.flush().await;
@@ -228,7 +242,7 @@ mod tests {
         let (fixture, log) = gathering().await;
         for _ in 0..25 {
             for _ in 0..10 {
-                log.record(refused("no token"));
+                log.record(refused(0, "no token"));
             }
             log.flush().await;
         }

@@ -35,6 +35,7 @@ use crate::ids::new_id;
 use crate::outbound::HttpClients;
 use crate::periodic;
 use crate::templates::Globals;
+use crate::timestamp::now_nanos;
 use crate::vars::GlobalsSource;
 
 /// The immediate answer of an asynchronous slash command without `reply.ack_text`.
@@ -160,7 +161,7 @@ impl Gateway {
     }
 
     /// `chat.enabled` is the master switch of `/hooks/outgoing` and `/hooks/slash`.
-    pub fn check_enabled(self: &Arc<Self>, kind: Kind) -> Result<(), ChatError> {
+    pub fn check_enabled(&self, kind: Kind) -> Result<(), ChatError> {
         if self.settings.enabled() {
             return Ok(());
         }
@@ -174,24 +175,18 @@ impl Gateway {
     }
 
     /// A request that could not be read (`413`, `415`): logged like any other.
-    pub fn unreadable(self: &Arc<Self>, kind: Kind, reason: String) {
+    pub fn unreadable(&self, kind: Kind, reason: String) {
         self.not_forwarded(kind, None, Why::new(Verdict::Malformed, None, reason));
     }
 
     /// Logs a request that was not forwarded, and why.
-    fn not_forwarded(self: &Arc<Self>, kind: Kind, message: Option<ChatMessage>, why: Why) {
-        tracing::debug!(
-            kind = kind.as_str(),
-            trigger = why.route.as_ref().map(|route| route.spec.name.as_str()),
-            outcome = why.verdict.as_str(),
-            reason = %why.reason,
-            "a chat request was not forwarded"
-        );
-        self.exchanges.record(Exchange::refused(kind, message, why));
+    fn not_forwarded(&self, kind: Kind, message: Option<ChatMessage>, why: Why) {
+        self.exchanges.not_forwarded(kind, message, why);
     }
 
     /// Authenticates, matches and forwards one chat request (SPEC §3.2–3.4).
     pub async fn receive(self: &Arc<Self>, inbound: Inbound) -> Result<ChatAnswer, ChatError> {
+        let received_at = now_nanos();
         let parsed = ChatMessage::parse(
             inbound.kind,
             inbound.encoding,
@@ -230,11 +225,13 @@ impl Gateway {
             }
         };
         let chat_token = credentials.tokens().next().unwrap_or_default().to_owned();
-        self.forward(candidate, message, chat_token).await
+        self.forward(received_at, candidate, message, chat_token)
+            .await
     }
 
     async fn forward(
         self: &Arc<Self>,
+        received_at: i64,
         candidate: Candidate,
         message: ChatMessage,
         chat_token: String,
@@ -265,8 +262,13 @@ impl Gateway {
         };
         if route.spec.reply.mode == ReplyMode::Sync {
             let (answer, calls) = self.reply_now(request).await;
-            let mut exchange =
-                Exchange::forwarded(Arc::clone(&route), message, trigger_word, chat_token);
+            let mut exchange = Exchange::forwarded(
+                received_at,
+                Arc::clone(&route),
+                message,
+                trigger_word,
+                chat_token,
+            );
             exchange.services = calls;
             exchange.reply = answer.post().cloned();
             self.exchanges.record(exchange);
@@ -274,6 +276,7 @@ impl Gateway {
         }
         let acknowledgement = acknowledgement(message.kind, &route.spec.reply);
         let owned = OwnedRequest {
+            received_at,
             route: Arc::clone(&route),
             message,
             trigger_word,
@@ -336,13 +339,15 @@ impl Gateway {
         }))
         .await;
         let OwnedRequest {
+            received_at,
             route,
             message,
             trigger_word,
             chat_token,
             ..
         } = owned;
-        let mut exchange = Exchange::forwarded(route, message, trigger_word, chat_token);
+        let mut exchange =
+            Exchange::forwarded(received_at, route, message, trigger_word, chat_token);
         exchange.reply = acknowledgement;
         for (call, posts) in answered {
             exchange.services.push(call);
@@ -424,6 +429,7 @@ fn acknowledgement(kind: Kind, reply: &ReplySpec) -> ChatAnswer {
 
 /// A request's parts, owned, for replies made after the chat was answered.
 struct OwnedRequest {
+    received_at: i64,
     route: Arc<Route>,
     message: ChatMessage,
     trigger_word: String,

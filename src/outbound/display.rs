@@ -27,23 +27,18 @@ pub struct ShownRequest<'a> {
     body: Cow<'a, str>,
 }
 
-impl ShownRequest<'_> {
-    /// Masks `secret` wherever the URL or the body repeat it, as is or form-encoded.
-    pub fn mask(&mut self, secret: &str) {
-        if secret.is_empty() {
-            return;
-        }
-        let encoded: Cow<'_, str> =
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
-        for text in [&mut self.url, &mut self.body] {
-            if text.contains(secret) {
-                *text = Cow::Owned(text.replace(secret, MASKED));
-            }
-            // Most tokens read the same form-encoded: then there is nothing more to look for.
-            if encoded != secret && text.contains(encoded.as_ref()) {
-                *text = Cow::Owned(text.replace(encoded.as_ref(), MASKED));
-            }
-        }
+/// Masks `secret` wherever `text` repeats it, as is or form-encoded.
+pub fn mask_in(text: &mut String, secret: &str) {
+    if secret.is_empty() {
+        return;
+    }
+    if text.contains(secret) {
+        *text = text.replace(secret, MASKED);
+    }
+    let encoded: Cow<'_, str> = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    // Most tokens read the same form-encoded: then there is nothing more to look for.
+    if encoded != secret && text.contains(encoded.as_ref()) {
+        *text = text.replace(encoded.as_ref(), MASKED);
     }
 }
 
@@ -57,10 +52,23 @@ pub struct ShownResponse<'a> {
 
 impl OutboundRequest {
     pub fn shown(&self, max_body: usize) -> ShownRequest<'_> {
+        let url = if self.url.password().is_some() {
+            let mut masked = self.url.clone();
+            match masked.set_password(Some(MASKED)) {
+                Ok(()) => Cow::Owned(masked.into()),
+                // A URL that has a password can take another; should it not, none is shown.
+                Err(()) => Cow::Borrowed(MASKED),
+            }
+        } else {
+            Cow::Borrowed(self.url.as_str())
+        };
         ShownRequest {
             method: self.method,
-            url: Cow::Borrowed(self.url.as_str()),
-            headers: MaskedHeaders(&self.headers),
+            url,
+            headers: MaskedHeaders {
+                headers: &self.headers,
+                credential: self.credential_header.as_deref(),
+            },
             body: body_text(&self.body, max_body),
         }
     }
@@ -91,13 +99,20 @@ fn json_of(shown: &impl serde::Serialize) -> Value {
 
 /// Request headers as a JSON object, credentials and signatures masked.
 #[derive(Debug)]
-struct MaskedHeaders<'a>(&'a [(String, String)]);
+struct MaskedHeaders<'a> {
+    headers: &'a [(String, String)],
+    /// The endpoint's credential header, whatever its name.
+    credential: Option<&'a str>,
+}
 
 impl Serialize for MaskedHeaders<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.len()))?;
-        for (name, value) in self.0 {
-            let shown = if is_sensitive_header(name) {
+        let mut map = serializer.serialize_map(Some(self.headers.len()))?;
+        for (name, value) in self.headers {
+            let credential = self
+                .credential
+                .is_some_and(|credential| credential.eq_ignore_ascii_case(name));
+            let shown = if credential || is_sensitive_header(name) {
                 MASKED
             } else {
                 value

@@ -15,6 +15,9 @@ pub struct OutboundRequest {
     pub headers: Vec<(String, String)>,
     /// Shared, not copied, by every send of the request (retries, the attempt log).
     pub body: Bytes,
+    /// The header that carries the endpoint's credential, when its name does not say so
+    /// (an API key in `X-Team`): masked wherever the request is shown.
+    pub credential_header: Option<String>,
 }
 
 /// A rendered body and its media type, before auth and signing.
@@ -75,8 +78,10 @@ impl RequestSpec<'_> {
         for (name, value) in self.endpoint.headers.0.iter().chain(&self.rendered_headers) {
             put(name, value);
         }
+        let mut credential_header = None;
         if let Some((name, value)) = auth_header(&self.endpoint.auth) {
             put(&name, &value);
+            credential_header = Some(name);
         }
         for (name, value) in
             signature_headers(&self.endpoint.signing, self.message_id, &body, Utc::now())
@@ -88,6 +93,7 @@ impl RequestSpec<'_> {
             url: self.url,
             headers,
             body: Bytes::from(body),
+            credential_header,
         }
     }
 }

@@ -143,11 +143,12 @@ backend_tests! {
     async fn a_forwarded_request_logs_what_each_service_was_sent_and_answered(backend: Backend) {
         let app = spawn_app_reaching_loopback(backend).await;
         let long_text = "x".repeat(100 * 1024);
-        let talkative = json_service(json!({"text": long_text})).await;
+        // A service that echoes the chat's token: the log masks it in answers too.
+        let talkative = json_service(json!({"echo": TOKEN, "text": long_text})).await;
         let broken = service(ResponseTemplate::new(500).set_body_string("database down")).await;
         let spec = trigger("build", &talkative.uri(), json!({"services": [
             {"name": "builder", "endpoint": {"url": talkative.uri(), "auth": {"type": "bearer", "token": "service-secret-123456"}}, "format": "mattermost-form"},
-            {"name": "tracker", "endpoint": {"url": broken.uri()}, "format": "json"},
+            {"name": "tracker", "endpoint": {"url": broken.uri(), "auth": {"type": "api_key", "header": "X-Team", "key": "team-key-123456"}}, "format": "json"},
         ]}));
         let build = create_trigger(&app, spec).await;
 
@@ -178,15 +179,19 @@ backend_tests! {
         assert_eq!(tracker["status"], 500);
         assert_eq!(tracker["outcome"], "failed");
         assert_eq!(tracker["answer"]["body"], "database down");
+        assert_eq!(tracker["request"]["headers"]["X-Team"], "[masked]", "a credential header of any name is masked");
         assert!(tracker["error"].as_str().unwrap().starts_with("tracker: service answered HTTP 500"));
 
         let stored = exchange.to_string();
-        assert!(!stored.contains(TOKEN) && !stored.contains("service-secret-123456"), "credentials are masked");
+        for secret in [TOKEN, "service-secret-123456", "team-key-123456"] {
+            assert!(!stored.contains(secret), "{secret} is in the log");
+        }
     }
 
     async fn an_asynchronous_exchange_is_logged_with_its_acknowledgement_and_posts(backend: Backend) {
         let app = spawn_app_reaching_loopback(backend).await;
-        let svc = json_service(json!({"text": "deployed"})).await;
+        let answer = ResponseTemplate::new(200).set_body_json(json!({"text": "deployed"}));
+        let svc = service(answer.set_delay(Duration::from_secs(2))).await;
         let chat = service(ResponseTemplate::new(200).set_body_string("ok")).await;
         let deploy = create_trigger(&app, json!({
             "name": "deploy", "kind": "slash", "tokens": [TOKEN], "trigger_words": ["/deploy"],
@@ -194,6 +199,7 @@ backend_tests! {
         })).await;
 
         let response_url = format!("{}/hooks/commands/abc", chat.uri());
+        let sent = chrono::Utc::now();
         let ack = reply_of(post_form(&app, "/hooks/slash", slash_form("/deploy", "prod", &response_url)).await).await;
         received(&chat, 1).await;
 
@@ -202,6 +208,8 @@ backend_tests! {
         assert_eq!(logged[0]["posts"][0]["text"], "deployed");
         assert_eq!(logged[0]["services"][0]["status"], 200);
         assert_eq!(logged[0]["command"], "/deploy");
+        let received: chrono::DateTime<chrono::Utc> = logged[0]["received_at"].as_str().unwrap().parse().unwrap();
+        assert!(received - sent < chrono::TimeDelta::seconds(1), "the time it came, not when the service answered 2 s later");
     }
 
     async fn the_log_keeps_a_hundred_per_trigger_and_goes_with_its_trigger(backend: Backend) {
