@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -65,7 +66,8 @@ impl Application {
     /// Opens and migrates the database, makes sure an admin credential exists, and binds the
     /// listener (port 0 picks a free one). Serving starts with [`Application::run_until_stopped`].
     pub async fn build(config: Config, http_workers: usize) -> Result<Self, StartupError> {
-        let store = Store::open(config.database_url.clone())
+        let wait = Duration::from_millis(config.limits.database_wait_ms);
+        let store = Store::open_waiting(config.database_url.clone(), wait)
             .await
             .map_err(|source| StartupError::Database {
                 url: config.database_url.to_string(),

@@ -24,6 +24,9 @@ use crate::validation::Invalid;
 use crate::vars::VarError;
 use crate::webhooks::WebhookError;
 
+/// What a `503` asks the client to wait before trying again.
+const RETRY_AFTER_SECONDS: &str = "5";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     status: StatusCode,
@@ -165,6 +168,12 @@ impl ResponseError for ApiError {
         if self.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            ));
+        }
         response.json(ErrorBody {
             error: ErrorDetail {
                 code: self.code,
@@ -177,7 +186,14 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError::internal(&error)
+        match error {
+            // The pool's wait ran out: the database is away, or every connection is busy.
+            StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::Connect(_) => {
+                tracing::warn!(%error, "a request found the database unavailable");
+                ApiError::unavailable("the database is unavailable; try again shortly")
+            }
+            other => ApiError::internal(&other),
+        }
     }
 }
 

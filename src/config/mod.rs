@@ -36,6 +36,8 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
     pub max_body_bytes: usize,
+    /// How long a request waits for a database connection before it is answered `503`.
+    pub database_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -119,6 +121,7 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            database_wait_ms: 2000,
         }
     }
 }
@@ -198,6 +201,12 @@ impl Config {
             self.limits.max_body_bytes,
             1024,
             256 << 20,
+        )?;
+        check_range(
+            "limits.database_wait_ms",
+            self.limits.database_wait_ms,
+            100,
+            60_000,
         )?;
         check_range(
             "outbound.default_timeout_ms",

@@ -23,6 +23,7 @@ pub mod webhooks;
 mod writer;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use diesel::r2d2::Pool;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -41,6 +42,9 @@ pub enum StoreError {
     Connect(#[from] ConnectError),
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// The database cannot be reached now: a connection cannot be opened, or broke.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("database query failed: {0}")]
     Query(#[from] DieselError),
     #[error("database migration failed: {0}")]
@@ -140,19 +144,26 @@ pub struct Store {
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_READERS: u32 = 12;
 const POSTGRES_WRITERS: usize = 4;
+/// How long a reader waits for a connection unless told otherwise (`limits.database_wait_ms`).
+const DEFAULT_WAIT: Duration = Duration::from_secs(2);
 
 impl Store {
     /// Opens the database (creating a SQLite file if needed), applies pending migrations and
     /// builds the pools. The first connection is opened directly so a failure reports its
     /// real cause at once instead of after a pool timeout.
     pub async fn open(url: DatabaseUrl) -> Result<Self, StoreError> {
+        Self::open_waiting(url, DEFAULT_WAIT).await
+    }
+
+    /// [`Store::open`], with readers waiting at most `wait` for a connection.
+    pub async fn open_waiting(url: DatabaseUrl, wait: Duration) -> Result<Self, StoreError> {
         let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
         let manager = ConnectionManager::new(url);
         let writer_manager = manager.for_writer();
         let (applied, reader) = tokio::task::spawn_blocking(move || {
             let mut conn = manager.open()?;
             let applied = migrations::run_pending(&mut conn)?;
-            Ok::<_, StoreError>((applied, Self::reader_pool(&manager, sqlite)?))
+            Ok::<_, StoreError>((applied, Self::reader_pool(&manager, sqlite, wait)?))
         })
         .await??;
         if applied > 0 {
@@ -172,6 +183,7 @@ impl Store {
     fn reader_pool(
         manager: &ConnectionManager,
         sqlite: bool,
+        wait: Duration,
     ) -> Result<Pool<ConnectionManager>, StoreError> {
         let readers = if sqlite {
             SQLITE_READERS
@@ -181,6 +193,7 @@ impl Store {
         Ok(Pool::builder()
             .max_size(readers)
             .min_idle(Some(1))
+            .connection_timeout(wait)
             .build(manager.clone())?)
     }
 

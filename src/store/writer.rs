@@ -37,7 +37,7 @@ pub fn current_batch() -> u64 {
 pub(super) trait WriteJob: Send {
     fn run(&mut self, conn: &mut AnyConnection);
     /// Answers the caller once the batch's fate is known.
-    fn finish(self: Box<Self>, committed: Result<(), String>);
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>);
 }
 
 pub(super) struct Typed<T, E, F> {
@@ -100,11 +100,11 @@ where
         self.outcome = Some(in_transaction(conn, work));
     }
 
-    fn finish(self: Box<Self>, committed: Result<(), String>) {
+    fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
         let result = match (committed, self.outcome) {
             (Ok(()), Some(outcome)) => outcome,
             (Ok(()), None) => Err(StoreError::Commit("the write did not run".into()).into()),
-            (Err(reason), _) => Err(StoreError::Commit(reason).into()),
+            (Err(error), _) => Err(error.into()),
         };
         // A caller that stopped waiting leaves a committed outcome to `orphaned`.
         if let Err(Ok(value)) = self.reply.send(result)
@@ -153,9 +153,9 @@ fn write_loop(manager: &ConnectionManager, receiver: &Mutex<Receiver<Box<dyn Wri
                 Ok(conn) => connection.insert(conn),
                 Err(error) => {
                     let reason = error.to_string();
-                    batch
-                        .into_iter()
-                        .for_each(|job| job.finish(Err(reason.clone())));
+                    batch.into_iter().for_each(|job| {
+                        job.finish(Err(StoreError::Unavailable(reason.clone())));
+                    });
                     continue;
                 }
             },
@@ -170,10 +170,16 @@ fn write_loop(manager: &ConnectionManager, receiver: &Mutex<Receiver<Box<dyn Wri
         CURRENT_BATCH.with(|batch| batch.set(0));
         let (committed, replace_connection) = match outcome {
             Ok(Ok(())) => (Ok(()), false),
-            Ok(Err(error)) => (Err(error.to_string()), conn.is_broken()),
+            // A connection that broke means the database went away.
+            Ok(Err(error)) if conn.is_broken() => {
+                (Err(BatchFailure::Unavailable(error.to_string())), true)
+            }
+            Ok(Err(error)) => (Err(BatchFailure::Commit(error.to_string())), false),
             // The connection may be left mid-transaction: start afresh.
             Err(_) => (
-                Err("a write panicked; the batch was rolled back".to_owned()),
+                Err(BatchFailure::Commit(
+                    "a write panicked; the batch was rolled back".to_owned(),
+                )),
                 true,
             ),
         };
@@ -182,7 +188,23 @@ fn write_loop(manager: &ConnectionManager, receiver: &Mutex<Receiver<Box<dyn Wri
         }
         batch
             .into_iter()
-            .for_each(|job| job.finish(committed.clone()));
+            .for_each(|job| job.finish(committed.clone().map_err(BatchFailure::into_error)));
+    }
+}
+
+/// Why a batch did not commit, for each of its jobs.
+#[derive(Clone)]
+enum BatchFailure {
+    Unavailable(String),
+    Commit(String),
+}
+
+impl BatchFailure {
+    fn into_error(self) -> StoreError {
+        match self {
+            BatchFailure::Unavailable(reason) => StoreError::Unavailable(reason),
+            BatchFailure::Commit(reason) => StoreError::Commit(reason),
+        }
     }
 }
 

@@ -43,7 +43,7 @@ fn mistakes_in_the_file_name_the_file_and_the_key_as_written() {
     let cases = [
         (
             "[limits]\nmax_body_byte = 10\n",
-            "switchyard.toml: limits.max_body_byte: unknown key (did you mean max_body_bytes?); known keys in [limits]: max_body_bytes".to_owned(),
+            "switchyard.toml: limits.max_body_byte: unknown key (did you mean max_body_bytes?); known keys in [limits]: max_body_bytes, database_wait_ms".to_owned(),
         ),
         (
             "listen_addr = \"127.0.0.1:1\"\n",
@@ -104,7 +104,7 @@ fn mistakes_in_the_file_name_the_file_and_the_key_as_written() {
 #[test]
 fn mistakes_in_the_environment_name_the_variable_as_it_was_set() {
     let dir = tempfile::tempdir().unwrap();
-    let limits_keys = "known variables in [limits]: SWITCHYARD_LIMITS_MAX_BODY_BYTES";
+    let limits_keys = "known variables in [limits]: SWITCHYARD_LIMITS_MAX_BODY_BYTES, SWITCHYARD_LIMITS_DATABASE_WAIT_MS";
     let cases = [
         (
             "SWITCHYARD_LIMITS_MAX_BODY_BYTE",

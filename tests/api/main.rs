@@ -16,6 +16,7 @@ mod health;
 mod http_errors;
 mod incidents;
 mod observability;
+mod outage;
 mod outbound;
 mod outbox;
 mod process;
