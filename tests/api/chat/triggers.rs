@@ -213,7 +213,7 @@ async fn a_trigger_created_on_one_instance_routes_on_another() {
 /// Tokens and signing secrets never reach the log, whatever is sent: right, wrong, in the
 /// body, in `Authorization: Token …`, forwarded to a Mattermost-format service, at debug level.
 #[tokio::test]
-async fn the_log_never_shows_chat_tokens() {
+async fn the_log_says_why_requests_were_refused_and_never_shows_chat_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let svc = json_service(json!({"text": "ok"})).await;
     let server = Server::start(
@@ -308,5 +308,20 @@ async fn the_log_never_shows_chat_tokens() {
     let log = server.log();
     for secret in [TOKEN, bad_token, SIGNING_SECRET] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    // Each refusal is a debug line with its reason.
+    let refusals: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("a chat request was not forwarded"))
+        .collect();
+    assert_eq!(refusals.len(), 3, "{log}");
+    for reason in [
+        "the token is not the trigger's",
+        "the Slack signature does not match",
+    ] {
+        assert!(
+            refusals.iter().any(|line| line.contains(reason)),
+            "no refusal says {reason:?}:\n{log}"
+        );
     }
 }
