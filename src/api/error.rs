@@ -186,13 +186,12 @@ impl ResponseError for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            // The pool's wait ran out: the database is away, or every connection is busy.
-            StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::Connect(_) => {
-                tracing::warn!(%error, "a request found the database unavailable");
-                ApiError::unavailable("the database is unavailable; try again shortly")
-            }
-            other => ApiError::internal(&other),
+        // Also when the pool's wait ran out because every connection is busy.
+        if error.is_unavailable() {
+            tracing::warn!(%error, "a request found the database unavailable");
+            ApiError::unavailable("the database is unavailable; try again shortly")
+        } else {
+            ApiError::internal(&error)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! `/api/v1/sources`: the resource (with the URL to paste into the sender), rotating its URL
-//! token, the latest requests it received, and previews of what a body would become.
+//! token, the latest requests it received, and previews of what a body would become. What
+//! senders post to, `/hooks/in/…`, is in `hooks.rs` with the other hooks.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};

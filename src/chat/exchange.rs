@@ -1,7 +1,8 @@
 //! The chat exchange log: for each request the gateway received, what it was, what it came to
 //! and why, and for a forwarded one what each service was sent and answered and the reply.
 //! On the request path an [`Exchange`] only takes what the request has anyway (moved, not
-//! copied); masking, capping and encoding happen when the journal writes it.
+//! copied); one the log keeps is given its id and capped (`keep`), and masked and encoded when
+//! `exchange_log` writes it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -126,7 +127,12 @@ pub struct Exchange {
 
 impl Exchange {
     /// A request that was not forwarded; `message` when it could be read.
-    pub fn refused(received_at: i64, kind: Kind, message: Option<ChatMessage>, why: Why) -> Self {
+    pub fn not_forwarded(
+        received_at: i64,
+        kind: Kind,
+        message: Option<ChatMessage>,
+        why: Why,
+    ) -> Self {
         Self {
             id: String::new(),
             received_at,

@@ -164,7 +164,7 @@ impl ExchangeLog {
             reason = %why.reason,
             "a chat request was not forwarded"
         );
-        self.record(Exchange::refused(now_nanos(), kind, message, why));
+        self.record(Exchange::not_forwarded(now_nanos(), kind, message, why));
     }
 
     /// Stores what is waiting now (at a stop, once no request can add more).
@@ -213,7 +213,7 @@ mod tests {
     /// A refused request received `n` milliseconds into 1970.
     fn refused(n: i64, reason: &str) -> Exchange {
         let why = Why::new(Verdict::Refused, None, reason.to_owned());
-        Exchange::refused(n, Kind::Outgoing, None, why)
+        Exchange::not_forwarded(n, Kind::Outgoing, None, why)
     }
 
     /// A log that gathers for an hour: only a flush stores it.

@@ -30,6 +30,19 @@ pub enum AlertAction {
     Resolve,
 }
 
+impl AlertAction {
+    /// An action as senders write it, in any case: `trigger(ed)`, `acknowledge(d)`, `ack`,
+    /// `resolve(d)`.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "trigger" | "triggered" => Some(AlertAction::Trigger),
+            "acknowledge" | "acknowledged" | "ack" => Some(AlertAction::Acknowledge),
+            "resolve" | "resolved" => Some(AlertAction::Resolve),
+            _ => None,
+        }
+    }
+}
+
 /// Attributes as an object of names to values, or as a list of attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]

@@ -22,7 +22,7 @@ pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// Whether `request` carries the credentials `auth` asks for. `token_digest` is the stored
+/// Whether `request` carries the credentials `auth` asks for. `stored_token` is the stored
 /// digest of the URL token; `now` is Unix seconds.
 pub fn verify(
     auth: &SourceAuth,

@@ -159,18 +159,14 @@ impl CompiledMapping {
         source: &str,
         render: impl Fn(&str) -> Result<Option<String>, String>,
     ) -> Result<Vec<Item>, String> {
-        let action = match render("action")?
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "" | "trigger" => AlertAction::Trigger,
-            "resolve" => AlertAction::Resolve,
-            "acknowledge" => AlertAction::Acknowledge,
-            other => {
+        let word = render("action")?.unwrap_or_default();
+        let action = match AlertAction::from_word(&word) {
+            Some(action) => action,
+            None if word.trim().is_empty() => AlertAction::Trigger,
+            None => {
+                let word = word.trim();
                 return Err(format!(
-                    "action: `{other}` is not trigger, acknowledge or resolve"
+                    "action: `{word}` is not trigger, acknowledge or resolve"
                 ));
             }
         };

@@ -61,14 +61,14 @@ impl Sources {
         reference: &str,
         request: SourceRequest,
     ) -> Result<Value, SourceError> {
-        let reference = reference.to_owned();
+        let wanted = reference.to_owned();
         let row = self
             .outbox
             .store()
-            .read(move |conn| store::sources::find_by_reference(conn, &reference))
+            .read(move |conn| store::sources::find_by_reference(conn, &wanted))
             .await?
             .filter(|row| row.enabled)
-            .ok_or_else(|| SourceError::NotFound("the source".into()))?;
+            .ok_or_else(|| SourceError::NotFound(reference.to_owned()))?;
         let source = Source::from_row(&row)?;
         let stored_token = row
             .token_hash
@@ -84,10 +84,14 @@ impl Sources {
             tracing::debug!(source = %source.spec.name, "a request to a source was refused: its credentials do not match");
             return Err(SourceError::Unauthorized);
         }
-        let (items, unmapped) = plan(&source, &request);
+        let Plan {
+            items,
+            unmapped,
+            mapping,
+        } = plan(&source, &request);
         let planned = items
             .into_iter()
-            .map(|item| checked(&source, &request, item))
+            .map(|item| checked(&source, &request, mapping.as_ref(), item))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let log = log_row(&source, &request, now);
         let actor = format!("source:{}", source.spec.name);
@@ -99,7 +103,9 @@ impl Sources {
     /// What `request` would become at source `id`, stored nowhere.
     pub async fn preview(&self, id: &str, request: SourceRequest) -> Result<Preview, SourceError> {
         let source = self.get(id).await?;
-        let (items, unmapped) = plan(&source, &request);
+        let Plan {
+            items, unmapped, ..
+        } = plan(&source, &request);
         let items = items
             .into_iter()
             .map(|item| match item {
@@ -151,27 +157,53 @@ fn compiled_mapping(source: &Source) -> Result<Option<CompiledMapping>, String> 
         .transpose()
 }
 
+/// What a request maps to at a source.
+struct Plan {
+    items: Vec<Item>,
+    /// Why the request could not be mapped (then `items` is the request kept whole).
+    unmapped: Option<String>,
+    /// A custom source's mapping: what it makes decides how what fails is kept.
+    mapping: Option<CompiledMapping>,
+}
+
 /// The request's items by its sender's preset; when it cannot be mapped, the request kept whole
 /// and the reason.
-fn plan(source: &Source, request: &SourceRequest) -> (Vec<Item>, Option<String>) {
+fn plan(source: &Source, request: &SourceRequest) -> Plan {
     let spec = &source.spec;
-    let mapping = compiled_mapping(source);
-    let mapped = mapping
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(|mapping| presets::map(spec.kind, mapping.as_ref(), request, &spec.name));
-    match mapped {
-        Ok(items) => (items, None),
-        Err(reason) => {
-            let mapping = mapping.ok().flatten();
-            let kept = presets::fallback(spec.kind, mapping.as_ref(), request, &spec.name, &reason);
-            (vec![kept], Some(reason))
+    let (mapping, mapped) = match compiled_mapping(source) {
+        Ok(mapping) => {
+            let mapped = presets::map(spec.kind, mapping.as_ref(), request, &spec.name);
+            (mapping, mapped)
         }
+        Err(reason) => (None, Err(reason)),
+    };
+    match mapped {
+        Ok(items) => Plan {
+            items,
+            unmapped: None,
+            mapping,
+        },
+        Err(reason) => Plan {
+            items: vec![presets::fallback(
+                spec.kind,
+                mapping.as_ref(),
+                request,
+                &spec.name,
+                &reason,
+            )],
+            unmapped: Some(reason),
+            mapping,
+        },
     }
 }
 
 /// An item checked as the API would check it; one that fails is kept whole instead.
-fn checked(source: &Source, request: &SourceRequest, item: Item) -> Result<Planned, StoreError> {
+fn checked(
+    source: &Source,
+    request: &SourceRequest,
+    mapping: Option<&CompiledMapping>,
+    item: Item,
+) -> Result<Planned, StoreError> {
     let refused = match item {
         Item::Alert(alert) => match CheckedAlert::check(alert) {
             Ok(checked) => return Ok(Planned::Alert(checked)),
@@ -192,8 +224,15 @@ fn checked(source: &Source, request: &SourceRequest, item: Item) -> Result<Plann
             event.event_type
         ),
     };
-    let kept = presets::fallback(source.spec.kind, None, request, &source.spec.name, &refused);
-    checked(source, request, kept)
+    let kept = presets::fallback(
+        source.spec.kind,
+        mapping,
+        request,
+        &source.spec.name,
+        &refused,
+    );
+    // What is kept whole always passes the check: this goes one level deep.
+    checked(source, request, mapping, kept)
 }
 
 /// Stores every item and the request in the caller's transaction; returns what each became.

@@ -127,17 +127,15 @@ impl Sources {
     pub async fn create(&self, mut spec: SourceSpec, actor: &str) -> Result<Issued, SourceError> {
         spec.validate()?;
         let now = now_millis();
+        let token = (spec.auth == SourceAuth::UrlToken)
+            .then(new_token)
+            .transpose()?;
         let source = Source {
             id: new_id("src"),
             spec,
-            token_hint: None,
+            token_hint: token.as_deref().map(mask),
             created_at: now,
             updated_at: now,
-        };
-        let token = source.needs_token().then(new_token).transpose()?;
-        let source = Source {
-            token_hint: token.as_deref().map(mask),
-            ..source
         };
         let actor = actor.to_owned();
         let (source, token) = self
@@ -192,6 +190,8 @@ impl Sources {
         let token = (updated.needs_token() && current.token_hint.is_none())
             .then(new_token)
             .transpose()?;
+        // A source leaving `url_token` forgets its token: coming back issues a new one.
+        let drops_token = !updated.needs_token() && current.token_hint.is_some();
         let actor = actor.to_owned();
         let replaced = self
             .outbox
@@ -204,20 +204,21 @@ impl Sources {
                 if !found {
                     return Err(SourceError::NotFound(row.id));
                 }
-                if let Some(token) = &token {
-                    let hint = mask(token);
+                let hint = token.as_deref().map(mask);
+                if hint.is_some() || drops_token {
                     store::sources::set_token(
                         conn,
                         &row.id,
                         row.token_hash.as_deref(),
-                        Some(&hint),
+                        hint.as_deref(),
                         row.updated_at,
                     )?;
                 }
                 let details = audit::changes(&current.spec.masked(), &updated.spec.masked());
                 audit::record(conn, Change::of(&actor, "source.updated", &row.id, details))?;
+                let kept_hint = updated.token_hint.clone().filter(|_| !drops_token);
                 let source = Source {
-                    token_hint: token.as_deref().map(mask).or(updated.token_hint.clone()),
+                    token_hint: hint.or(kept_hint),
                     ..updated
                 };
                 Ok(Issued { source, token })

@@ -63,8 +63,6 @@ pub struct ClaimedRow {
     pub initiated_by: String,
 }
 
-/// On the concrete connection, whose statement cache holds the prepared insert (through the
-/// multi-backend type the statement is rebuilt as text for every row).
 /// Many deliveries in few statements ([`insert_in_chunks`]).
 pub fn insert_many(conn: &mut AnyConnection, rows: &[DeliveryRow]) -> Result<(), StoreError> {
     insert_in_chunks!(conn, deliveries::table, rows)

@@ -58,6 +58,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The database cannot be reached now: no connection could be had, or one broke.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::Pool(_)
+                | StoreError::Connect(_)
+                | StoreError::Query(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection,
+                    _
+                ))
+        )
+    }
+
     /// A conflict with a concurrent transaction that a new attempt may not meet: PostgreSQL
     /// broke a deadlock or refused to serialise.
     pub fn is_transient_conflict(&self) -> bool {

@@ -122,6 +122,16 @@ backend_tests! {
         let audit = app.get_json("/api/v1/audit").await.to_string();
         assert!(audit.contains("source.created") && audit.contains("source.rotated"));
         assert!(!audit.contains(rotated.rsplit('/').next().unwrap()), "the token is not in the audit log");
+
+        // Leaving url_token forgets the token: coming back issues a new one.
+        let put = |auth: Value| app.admin(Method::PUT, &format!("/api/v1/sources/{id}"))
+            .json(&json!({"name": "cmdb", "kind": "datagerry", "auth": auth})).send();
+        expect_json(put(json!({"type": "bearer", "token": "bearer-token-0123456789"})).await.unwrap(), 200).await;
+        let back = expect_json(put(json!({"type": "url_token"})).await.unwrap(), 200).await;
+        let renewed = path_of(&app, &back);
+        assert_ne!(renewed, rotated, "{renewed}");
+        assert_eq!(send(&app, Method::POST, &rotated, &[], fixture("datagerry-create.json")).await.status(), 401);
+        post_json(&app, &renewed, fixture("datagerry-create.json")).await;
     }
 
     async fn requests_that_cannot_be_read_are_kept_whole_and_refusals_store_nothing(backend: Backend) {

@@ -4,10 +4,11 @@
 //! token, so strangers learn neither trigger names nor trigger words. Why a request was not
 //! forwarded is worked out only when it was not, for the exchange log.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use super::auth::{Credentials, check_slack, verify_slack};
+use super::auth::{Credentials, SlackRefusal, check_slack, verify_slack};
 use super::message::{ChatMessage, Encoding};
 use crate::chat::exchange::{Verdict, Why};
 use crate::chat::routing::route::Route;
@@ -72,23 +73,24 @@ impl<'a> Verifier<'a> {
         verdict
     }
 
-    /// Why `route` does not accept the request's credentials.
-    fn refusal(&self, route: &Route) -> String {
-        let reason = match (&route.signing_secret, self.credentials.slack) {
+    /// Why `route` does not accept the request's credentials (asked only of a route that did
+    /// not).
+    fn refusal(&self, route: &Route) -> Cow<'static, str> {
+        match (&route.signing_secret, self.credentials.slack) {
             (Some(_), _) if self.encoding == Encoding::Query => {
-                "Slack-signed triggers take POST requests only"
+                "Slack-signed triggers take POST requests only".into()
             }
-            (Some(_), None) => "no Slack signature",
+            (Some(_), None) => "no Slack signature".into(),
             (Some(secret), Some(signature)) => {
-                return match check_slack(secret.as_bytes(), signature, self.body, self.now) {
-                    Ok(()) => "accepted".to_owned(),
-                    Err(refusal) => refusal.to_string(),
-                };
+                check_slack(secret.as_bytes(), signature, self.body, self.now)
+                    .err()
+                    .unwrap_or(SlackRefusal::Mismatch)
+                    .to_string()
+                    .into()
             }
-            (None, _) if self.credentials.tokens().next().is_none() => "no token",
-            (None, _) => "the token is not the trigger's",
-        };
-        reason.to_owned()
+            (None, _) if self.credentials.tokens().next().is_none() => "no token".into(),
+            (None, _) => "the token is not the trigger's".into(),
+        }
     }
 
     /// Why a request that no trigger fires on gets nothing (its token is a trigger's: that
@@ -138,16 +140,18 @@ pub fn pinned(
     message: &ChatMessage,
     verifier: &Verifier<'_>,
 ) -> Selection {
-    let refused = |route, reason: String| Selection::Not(Why::new(Verdict::Refused, route, reason));
+    let refused = |route, reason: Cow<'static, str>| {
+        Selection::Not(Why::new(Verdict::Refused, route, reason))
+    };
     let Some(route) = index.find(reference) else {
-        return refused(None, "no trigger has this id or name".to_owned());
+        return refused(None, "no trigger has this id or name".into());
     };
     if route.spec.kind != message.kind {
         let takes = match route.spec.kind {
             Kind::Outgoing => "the trigger takes outgoing webhooks, not slash commands",
             Kind::Slash => "the trigger takes slash commands, not outgoing webhooks",
         };
-        return refused(Some(route), takes.to_owned());
+        return refused(Some(route), takes.into());
     }
     if !verifier.accepts(route) {
         return refused(Some(route), verifier.refusal(route));

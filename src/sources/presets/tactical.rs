@@ -21,15 +21,17 @@ const USED: [&str; 6] = [
 
 pub fn map(request: &SourceRequest, source: &str) -> Result<Vec<Item>, String> {
     let mut fields = request.query_fields();
+    let form = request.form_fields();
     let body = request.text();
-    if !body.trim().is_empty() {
+    if !form.is_empty() {
+        fields.extend(form);
+    } else if !body.trim().is_empty() {
         match lenient::parse(&body) {
             Some(Value::Object(object)) => fields.extend(object),
             Some(_) => return Err("the body is JSON but not an object of fields".into()),
             None => return Err("the body is not JSON, even read leniently".into()),
         }
     }
-    fields.extend(request.form_fields());
     if fields.is_empty() {
         return Err("the request carries no fields".into());
     }
@@ -37,11 +39,7 @@ pub fn map(request: &SourceRequest, source: &str) -> Result<Vec<Item>, String> {
 }
 
 fn alert_of(fields: &Map<String, Value>, source: &str) -> AlertInput {
-    let action = match field(fields, "action").trim().to_ascii_lowercase().as_str() {
-        "resolve" | "resolved" => AlertAction::Resolve,
-        "acknowledge" | "ack" | "acknowledged" => AlertAction::Acknowledge,
-        _ => AlertAction::Trigger,
-    };
+    let action = AlertAction::from_word(&field(fields, "action")).unwrap_or(AlertAction::Trigger);
     let message = field(fields, "message");
     let title = first_of(fields, &["title", "subject"])
         .or_else(|| {

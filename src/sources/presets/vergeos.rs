@@ -18,11 +18,8 @@ pub fn map(request: &SourceRequest, source: &str) -> Result<Vec<Item>, String> {
     if let Some(Value::Object(fields)) = &parsed
         && ALERT_FIELDS.iter().any(|key| fields.contains_key(*key))
     {
-        let action = match field(fields, "action").trim().to_ascii_lowercase().as_str() {
-            "resolve" | "resolved" => AlertAction::Resolve,
-            "acknowledge" | "ack" => AlertAction::Acknowledge,
-            _ => AlertAction::Trigger,
-        };
+        let action =
+            AlertAction::from_word(&field(fields, "action")).unwrap_or(AlertAction::Trigger);
         let title = first_of(fields, &["title"]).unwrap_or_else(|| "VergeOS task".into());
         let others = fields
             .iter()

@@ -157,6 +157,52 @@ backend_tests! {
         assert_eq!(by_key(&incidents(&app).await, "rmm-get-1")["title"], "Agent offline");
     }
 
+    async fn tactical_rmm_templates_it_could_not_parse_and_form_bodies_are_read(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let source = create_source(&app, json!({"name": "rmm", "kind": "tactical-rmm"})).await;
+        let path = path_of(&app, &source);
+        // When Tactical RMM cannot parse its own template (the unquoted numbers below), it sends
+        // the template, variables replaced, as one JSON string (fixtures/sources/README.md).
+        let template = String::from_utf8(fixture("tactical-rmm-template-failure-unquoted.json")).unwrap();
+        let filled = template
+            .replace("{{alert.id}}", "2044")
+            .replace("{{alert.severity}}", "warning")
+            .replace("{{alert.message}}", "Disk C: below 10 %")
+            .replace("{{agent.hostname}}", "WS-FIN-08")
+            .replace("{{agent.needs_reboot}}", "False")
+            .replace("{{alert.resolved}}", "False")
+            .replace("{{alert.resolved_on}}", "None");
+        let wrapped = serde_json::to_vec(&Value::String(filled)).unwrap();
+        let answer = post_json(&app, &path, wrapped).await;
+        assert_eq!(answer["unmapped"], Value::Null, "{answer}");
+        let stored = incidents(&app).await;
+        let incident = by_key(&stored, "trmm-alert-2044");
+        assert_eq!(attribute(incident, "hostname"), "WS-FIN-08");
+        assert!(incident["description"].as_str().unwrap().contains("Disk C: below 10 %"));
+
+        let form = b"action=trigger&dedup_key=rmm-form-1&title=Agent%20offline&severity=error".to_vec();
+        let posted = send(&app, Method::POST, &path, &[("Content-Type", "application/x-www-form-urlencoded")], form).await;
+        assert_eq!(expect_json(posted, 200).await["alerts"][0]["result"], "opened");
+        assert_eq!(by_key(&incidents(&app).await, "rmm-form-1")["title"], "Agent offline");
+    }
+
+    async fn what_an_event_source_cannot_map_is_kept_as_an_unmapped_event(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let cmdb = create_source(&app, json!({"name": "cmdb", "kind": "datagerry"})).await;
+        let answer = post_json(&app, &path_of(&app, &cmdb), b"not json at all".to_vec()).await;
+        assert!(answer["unmapped"].is_string(), "{answer}");
+        // A custom mapping that makes events keeps what it made wrong as an event too.
+        let custom = create_source(&app, json!({"name": "feed", "kind": "custom", "mapping": {
+            "target": "event", "type": "{{json.kind}}"}})).await;
+        post_json(&app, &path_of(&app, &custom), serde_json::to_vec(&json!({"kind": "bogus"})).unwrap()).await;
+
+        let kept = app.get_json("/api/v1/events?type=x.unmapped").await["items"].as_array().unwrap().clone();
+        assert_eq!(kept.len(), 2, "{kept:#?}");
+        assert!(kept.iter().any(|event| event["data"]["body"] == "not json at all"));
+        assert!(kept.iter().any(|event| event["data"]["source"] == "feed"));
+        assert!(incidents(&app).await.is_empty(), "event sources open no incidents");
+    }
+
     async fn vergeos_messages_become_events_or_alerts_under_each_auth_type(backend: Backend) {
         let app = spawn_app(backend).await;
         create_source(&app, json!({"name": "verge-bearer", "kind": "vergeos", "auth": {"type": "bearer", "token": "verge-bearer-token-1234"}})).await;
