@@ -12,6 +12,8 @@ use crate::store::schedules::ScheduleRow;
 pub struct Readable {
     /// The stored definition this was read from.
     config: String,
+    /// Its `last_fired_at` and `updated_at` are those of the first read: firing reads the
+    /// row's own.
     pub schedule: Schedule,
     pub compiled: Compiled,
 }

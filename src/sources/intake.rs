@@ -3,6 +3,8 @@
 //! every event stored with its deliveries. What cannot be mapped is kept whole (an alert or an
 //! `x.unmapped` event carrying the body); a body never gets a `4xx` or `5xx` for its content.
 
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::custom::CompiledMapping;
@@ -88,10 +90,10 @@ impl Sources {
             items,
             unmapped,
             mapping,
-        } = plan(&source, &request);
+        } = plan(&source, self.compiled_mapping(&source), &request);
         let planned = items
             .into_iter()
-            .map(|item| checked(&source, &request, mapping.as_ref(), item))
+            .map(|item| checked(&source, &request, mapping.as_deref(), item))
             .collect::<Result<Vec<_>, StoreError>>()?;
         let log = log_row(&source, &request, now);
         let actor = format!("source:{}", source.spec.name);
@@ -105,7 +107,7 @@ impl Sources {
         let source = self.get(id).await?;
         let Plan {
             items, unmapped, ..
-        } = plan(&source, &request);
+        } = plan(&source, self.compiled_mapping(&source), &request);
         let items = items
             .into_iter()
             .map(|item| match item {
@@ -148,14 +150,36 @@ impl From<RequestRow> for LoggedRequest {
     }
 }
 
-fn compiled_mapping(source: &Source) -> Result<Option<CompiledMapping>, String> {
-    source
-        .spec
-        .mapping
-        .as_ref()
-        .map(|mapping| mapping.compile().map_err(|invalid| invalid.to_string()))
-        .transpose()
+impl Sources {
+    /// A custom source's mapping, compiled once for each stored version of the source.
+    fn compiled_mapping(&self, source: &Source) -> Result<Option<Arc<CompiledMapping>>, String> {
+        let Some(mapping) = &source.spec.mapping else {
+            return Ok(None);
+        };
+        let mut kept = self
+            .mappings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((version, compiled)) = kept.get(&source.id)
+            && *version == source.updated_at
+        {
+            return Ok(Some(Arc::clone(compiled)));
+        }
+        let compiled = Arc::new(mapping.compile().map_err(|invalid| invalid.to_string())?);
+        if kept.len() >= MAX_KEPT_MAPPINGS {
+            // Those of sources deleted through other processes go too; the rest compile again.
+            kept.clear();
+        }
+        kept.insert(
+            source.id.clone(),
+            (source.updated_at, Arc::clone(&compiled)),
+        );
+        Ok(Some(compiled))
+    }
 }
+
+/// Beyond this many kept mappings, all are dropped.
+const MAX_KEPT_MAPPINGS: usize = 10_000;
 
 /// What a request maps to at a source.
 struct Plan {
@@ -163,16 +187,20 @@ struct Plan {
     /// Why the request could not be mapped (then `items` is the request kept whole).
     unmapped: Option<String>,
     /// A custom source's mapping: what it makes decides how what fails is kept.
-    mapping: Option<CompiledMapping>,
+    mapping: Option<Arc<CompiledMapping>>,
 }
 
 /// The request's items by its sender's preset; when it cannot be mapped, the request kept whole
 /// and the reason.
-fn plan(source: &Source, request: &SourceRequest) -> Plan {
+fn plan(
+    source: &Source,
+    compiled: Result<Option<Arc<CompiledMapping>>, String>,
+    request: &SourceRequest,
+) -> Plan {
     let spec = &source.spec;
-    let (mapping, mapped) = match compiled_mapping(source) {
+    let (mapping, mapped) = match compiled {
         Ok(mapping) => {
-            let mapped = presets::map(spec.kind, mapping.as_ref(), request, &spec.name);
+            let mapped = presets::map(spec.kind, mapping.as_deref(), request, &spec.name);
             (mapping, mapped)
         }
         Err(reason) => (None, Err(reason)),
@@ -186,7 +214,7 @@ fn plan(source: &Source, request: &SourceRequest) -> Plan {
         Err(reason) => Plan {
             items: vec![presets::fallback(
                 spec.kind,
-                mapping.as_ref(),
+                mapping.as_deref(),
                 request,
                 &spec.name,
                 &reason,

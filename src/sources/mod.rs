@@ -10,6 +10,9 @@ mod presets;
 mod request;
 mod spec;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::json;
 
 pub use custom::{Mapping, MappingTarget};
@@ -25,6 +28,7 @@ use crate::store::sources::SourceRow;
 use crate::store::{self, AnyConnection, Page, PageRequest, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
+use custom::CompiledMapping;
 
 /// Bytes of randomness in a URL token.
 const TOKEN_BYTES: usize = 24;
@@ -102,13 +106,18 @@ pub struct Sources {
     outbox: Outbox,
     /// `public_url`: the start of every source's URL.
     base_url: String,
+    mappings: Arc<Mutex<KeptMappings>>,
 }
+
+/// Custom mappings compiled, by source id, with the `updated_at` they were compiled from.
+type KeptMappings = HashMap<String, (i64, Arc<CompiledMapping>)>;
 
 impl Sources {
     pub fn new(outbox: Outbox, base_url: &str) -> Self {
         Self {
             outbox,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            mappings: Arc::default(),
         }
     }
 

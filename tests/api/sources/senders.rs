@@ -285,5 +285,16 @@ backend_tests! {
         assert_eq!(expect_json(answer, 200).await["alerts"][0]["result"], "opened");
         let incident = by_key(&incidents(&app).await, "c-1").clone();
         assert_eq!(attribute(&incident, "agent"), "checker/1");
+
+        // A changed mapping applies to the next request (mappings are compiled once per version).
+        let mut changed = source.clone();
+        for computed in ["id", "url", "created_at", "updated_at"] {
+            changed.as_object_mut().unwrap().remove(computed);
+        }
+        changed["mapping"]["dedup_key"] = json!("v2-{{json.check.id}}");
+        expect_json(app.admin(Method::PUT, &format!("/api/v1/sources/{id}")).json(&changed).send().await.unwrap(), 200).await;
+        let again = send(&app, Method::POST, &path, &[], serde_json::to_vec(&body).unwrap()).await;
+        assert_eq!(expect_json(again, 200).await["alerts"][0]["result"], "opened");
+        by_key(&incidents(&app).await, "v2-c-1");
     }
 }
