@@ -49,9 +49,11 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
 pub const READER_CACHE_KIB: u32 = 1024;
 pub const WRITER_CACHE_KIB: u32 = 8192;
 
-/// Seconds libpq waits for a server before giving up, unless the URL says otherwise: an
-/// unreachable host should fail a start quickly with its real error.
-const PG_CONNECT_TIMEOUT_SECONDS: u32 = 5;
+/// Seconds libpq waits for a server before giving up, unless the URL or the database wait
+/// says otherwise: an unreachable host should fail a start quickly with its real error.
+const PG_CONNECT_TIMEOUT_SECONDS: u64 = 5;
+/// libpq takes anything shorter as 2 s.
+const PG_MIN_CONNECT_TIMEOUT_SECONDS: u64 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -67,6 +69,7 @@ pub enum ConnectError {
 pub struct ConnectionManager {
     url: DatabaseUrl,
     cache_kib: u32,
+    connect_timeout_seconds: u64,
 }
 
 impl ConnectionManager {
@@ -74,6 +77,19 @@ impl ConnectionManager {
         Self {
             url,
             cache_kib: READER_CACHE_KIB,
+            connect_timeout_seconds: PG_CONNECT_TIMEOUT_SECONDS,
+        }
+    }
+
+    /// Connecting to PostgreSQL gives up after `wait` (rounded up to libpq's seconds), so a
+    /// server that does not answer holds no request longer than a busy pool would.
+    pub fn waiting(self, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_millis().div_ceil(1000);
+        Self {
+            connect_timeout_seconds: u64::try_from(seconds)
+                .unwrap_or(PG_CONNECT_TIMEOUT_SECONDS)
+                .max(PG_MIN_CONNECT_TIMEOUT_SECONDS),
+            ..self
         }
     }
 
@@ -94,19 +110,20 @@ impl ConnectionManager {
                 Ok(AnyConnection::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
-                let conn = PgConnection::establish(&with_connect_timeout(url))?;
+                let url = with_connect_timeout(url, self.connect_timeout_seconds);
+                let conn = PgConnection::establish(&url)?;
                 Ok(AnyConnection::Postgresql(conn))
             }
         }
     }
 }
 
-fn with_connect_timeout(url: &str) -> String {
+fn with_connect_timeout(url: &str, seconds: u64) -> String {
     if url.contains("connect_timeout=") {
         return url.to_owned();
     }
     let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}connect_timeout={PG_CONNECT_TIMEOUT_SECONDS}")
+    format!("{url}{separator}connect_timeout={seconds}")
 }
 
 impl ManageConnection for ConnectionManager {
@@ -133,16 +150,31 @@ mod tests {
     #[test]
     fn connect_timeout_is_added_once() {
         assert_eq!(
-            with_connect_timeout("postgres://h/db"),
+            with_connect_timeout("postgres://h/db", 5),
             "postgres://h/db?connect_timeout=5"
         );
         assert_eq!(
-            with_connect_timeout("postgres://h/db?sslmode=disable"),
+            with_connect_timeout("postgres://h/db?sslmode=disable", 5),
             "postgres://h/db?sslmode=disable&connect_timeout=5"
         );
         assert_eq!(
-            with_connect_timeout("postgres://h/db?connect_timeout=1"),
+            with_connect_timeout("postgres://h/db?connect_timeout=1", 5),
             "postgres://h/db?connect_timeout=1"
         );
+    }
+
+    #[test]
+    fn the_database_wait_bounds_connecting() {
+        use std::time::Duration;
+
+        use super::{ConnectionManager, DatabaseUrl};
+        let manager = |millis| {
+            ConnectionManager::new(DatabaseUrl::Postgres("postgres://h/db".into()))
+                .waiting(Duration::from_millis(millis))
+                .connect_timeout_seconds
+        };
+        assert_eq!(manager(2000), 2);
+        assert_eq!(manager(2001), 3);
+        assert_eq!(manager(500), 2, "libpq's least");
     }
 }

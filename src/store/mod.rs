@@ -172,7 +172,7 @@ impl Store {
     /// [`Store::open`], with readers waiting at most `wait` for a connection.
     pub async fn open_waiting(url: DatabaseUrl, wait: Duration) -> Result<Self, StoreError> {
         let sqlite = matches!(url, DatabaseUrl::Sqlite(_));
-        let manager = ConnectionManager::new(url);
+        let manager = ConnectionManager::new(url).waiting(wait);
         let writer_manager = manager.for_writer();
         let (applied, reader) = tokio::task::spawn_blocking(move || {
             let mut conn = manager.open()?;
