@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `check-config`, `token create`.
+//! The command line: `serve` (the default), `migrate`, `check-config`, `token create`,
+//! `secrets new-key` and `secrets rotate`.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -7,6 +8,8 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::{Config, ConfigSource, DatabaseUrl};
+use crate::secrets::{Key, KeyError};
+use crate::startup::secrets::{self, SecretsStartError};
 use crate::startup::{Application, StartupError, default_http_workers, shutdown_signal};
 use crate::store::migrations;
 use crate::store::{AnyConnection, Store, StoreError};
@@ -50,6 +53,20 @@ pub enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage the key that seals stored credentials
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random key, as secrets.key and secrets.key_file take it
+    NewKey,
+    /// Seal every stored credential again under secrets.key, in one transaction (the keys in
+    /// secrets.previous_keys open what they sealed); afterwards they are no longer needed
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +117,8 @@ pub enum CliError {
     MissingFolder { url: String, folder: PathBuf },
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsStartError),
     #[error("{resource} `{name}`: {problem}")]
     Broken {
         resource: &'static str,
@@ -117,7 +136,11 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Broken { .. } => EXIT_CONFIG,
+            CliError::Broken { .. }
+            | CliError::Secrets(SecretsStartError::Missing(_) | SecretsStartError::Wrong { .. })
+            | CliError::Startup(StartupError::Secrets(
+                SecretsStartError::Missing(_) | SecretsStartError::Wrong { .. },
+            )) => EXIT_CONFIG,
             CliError::Database { .. }
             | CliError::MissingFolder { .. }
             | CliError::Startup(StartupError::Database { .. }) => EXIT_DATABASE,
@@ -154,6 +177,23 @@ pub async fn run(command: Command, config: Config, source: ConfigSource) -> Resu
             );
             // The secret's only copy: a reader that is gone means it was lost, a failure.
             writeln!(io::stdout().lock(), "{}", issued.secret).map_err(CliError::Output)
+        }
+        Command::Secrets {
+            command: SecretsCommand::NewKey,
+        } => {
+            let key =
+                Key::generate().map_err(|error| SecretsStartError::Key(KeyError::from(error)))?;
+            writeln!(io::stdout().lock(), "{}", key.encoded()).map_err(CliError::Output)
+        }
+        Command::Secrets {
+            command: SecretsCommand::Rotate,
+        } => {
+            let store = secrets::open(open_store(&config).await?, &config).await?;
+            let resealed = secrets::rotate(&store).await?;
+            let key_id = store.secrets().current_id().unwrap_or_default().to_owned();
+            say(format_args!(
+                "sealed {resealed} webhooks, triggers and sources again under key {key_id}; secrets.previous_keys may now be removed"
+            ))
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod model;
 pub mod outbound;
 pub mod periodic;
 pub mod schedules;
+pub mod secrets;
 pub mod sources;
 pub mod startup;
 pub mod store;

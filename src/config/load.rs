@@ -13,8 +13,9 @@ use super::errors::{ConfigError, describe};
 const ENV_PREFIX: &str = "SWITCHYARD_";
 const DEFAULT_FILE: &str = "switchyard.toml";
 /// Environment variables of these sections map `SWITCHYARD_<SECTION>_<KEY>` to `section.key`.
-pub(super) const SECTIONS: [&str; 6] = [
+pub(super) const SECTIONS: [&str; 7] = [
     "limits",
+    "secrets",
     "outbound",
     "chat",
     "retention",

@@ -7,11 +7,14 @@ mod load;
 mod types;
 
 use std::net::ToSocketAddrs;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
+
+use crate::secrets::Key;
 
 pub use errors::{ConfigError, Origin};
 pub use load::ConfigSource;
@@ -30,6 +33,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub log: LogConfig,
     pub templates: TemplatesConfig,
+    pub secrets: SecretsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +86,21 @@ pub struct TemplatesConfig {
     pub env_allow: Vec<EnvVarName>,
 }
 
+/// The key that seals stored credentials (SPEC §6.5). With neither `key` nor `key_file`, the
+/// first start generates `switchyard-secrets.key` beside the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// Base64 of 32 random bytes (`switchyard secrets new-key` prints one).
+    #[serde(deserialize_with = "types::key")]
+    pub key: Option<Key>,
+    /// A file holding the key, as `key` takes it.
+    pub key_file: Option<PathBuf>,
+    /// Keys that sealed what is stored before a rotation: still accepted for reading.
+    #[serde(deserialize_with = "types::key_list")]
+    pub previous_keys: Vec<Key>,
+}
+
 /// A name that can be an environment variable: letters, digits and `_`, not starting with a digit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvVarName(pub String);
@@ -113,6 +132,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             log: LogConfig::default(),
             templates: TemplatesConfig::default(),
+            secrets: SecretsConfig::default(),
         }
     }
 }
@@ -181,6 +201,12 @@ impl Config {
     /// Checks what types alone cannot: ranges, and relations between keys.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_resolves(&self.listen)?;
+        if self.secrets.key.is_some() && self.secrets.key_file.is_some() {
+            return Err(invalid(
+                "secrets.key_file",
+                "set secrets.key or secrets.key_file, not both",
+            ));
+        }
         if let Some(url) = &self.public_url
             && !matches!(url.scheme(), "http" | "https")
         {

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer, de};
 
 use super::EnvVarName;
+use crate::secrets::Key;
 
 /// The address to bind: `host:port`, where the host is an IPv4 address, an IPv6 address in
 /// brackets or a name (`localhost`), resolved when binding.
@@ -253,6 +254,20 @@ pub fn env_name_list<'de, D: Deserializer<'de>>(
         one: "an environment variable name (letters, digits and _, not starting with a digit)",
         item: PhantomData,
     })
+}
+
+pub fn key_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Key>, D::Error> {
+    deserializer.deserialize_any(ListOf {
+        plural: "keys",
+        one: "a key: base64 of 32 bytes (`switchyard secrets new-key` prints one)",
+        item: PhantomData,
+    })
+}
+
+/// A secrets key, from its base64.
+pub fn key<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Key>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(de::Error::custom)
 }
 
 impl<T: FromStr> ListOf<T> {

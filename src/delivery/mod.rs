@@ -137,6 +137,7 @@ impl DeliveryEngine {
         registry: &prometheus::Registry,
     ) -> Result<(Self, DeliveryRunner), prometheus::Error> {
         let max_in_flight = config.outbound.max_in_flight;
+        let webhooks = WebhookCache::new(Arc::clone(store.secrets()));
         let shared = Arc::new(Shared {
             store,
             clients,
@@ -153,7 +154,7 @@ impl DeliveryEngine {
             outcomes: outcome::OutcomeBuffer::default(),
             claimer_wakes_at: AtomicI64::new(0),
             claimer_needs_room: AtomicBool::new(false),
-            webhooks: WebhookCache::default(),
+            webhooks,
             globals,
             answers,
             metrics: DeliveryMetrics::new(registry)?,

@@ -197,18 +197,22 @@ mod tests {
 
     use super::*;
     use crate::model::samples::sample_event;
+    use crate::secrets::Secrets;
     use crate::store::webhooks::WebhookRow;
     use crate::webhooks::from_row;
 
     fn webhook(spec: Value) -> Webhook {
-        from_row(&WebhookRow {
-            id: "whk_1".into(),
-            name: "a".into(),
-            active: true,
-            config: spec.to_string(),
-            created_at: 0,
-            updated_at: 0,
-        })
+        from_row(
+            &WebhookRow {
+                id: "whk_1".into(),
+                name: "a".into(),
+                active: true,
+                config: spec.to_string(),
+                created_at: 0,
+                updated_at: 0,
+            },
+            &Secrets::default(),
+        )
         .unwrap()
     }
 

@@ -10,6 +10,7 @@ use super::Outbox;
 use crate::config::{Config, DatabaseUrl};
 use crate::delivery::{Answer, AnswerHandler, DeliveryEngine, DeliveryRunner};
 use crate::outbound::{HttpClients, NetworkPolicy};
+use crate::secrets::{Key, Secrets};
 use crate::store::Store;
 use crate::vars::{GlobalsSource, Vars};
 
@@ -40,7 +41,8 @@ impl OutboxFixture {
         let dir = tempfile::tempdir().expect("temporary folder");
         let store = Store::open(DatabaseUrl::Sqlite(dir.path().join("t.db")))
             .await
-            .expect("store");
+            .expect("store")
+            .with_secrets(Secrets::new(Key::generate().expect("key"), Vec::new()));
         let vars = Arc::new(Vars::load(store.clone()).await.expect("vars"));
         let mut config = Config::default();
         config.outbound.allowed_cidrs = vec!["127.0.0.0/8".parse().expect("network")];

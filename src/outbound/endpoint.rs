@@ -6,6 +6,7 @@ use url::Url;
 
 use super::headers::HeaderList;
 use super::secret::{mask, restore};
+use crate::secrets::{self, Sealable, SecretsError};
 use crate::validation::Invalid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -254,6 +255,37 @@ impl Endpoint {
 
     pub fn timeout(&self, default_ms: u64) -> std::time::Duration {
         std::time::Duration::from_millis(self.timeout_ms.unwrap_or(default_ms))
+    }
+}
+
+/// Sealed at rest: credential headers, auth, signing secrets, and the URL when it carries a
+/// password.
+impl Sealable for Endpoint {
+    fn each_secret(
+        &mut self,
+        visit: &mut dyn FnMut(&mut String) -> Result<(), SecretsError>,
+    ) -> Result<(), SecretsError> {
+        self.headers.each_secret(visit)?;
+        match &mut self.auth {
+            Auth::None => {}
+            Auth::Bearer { token } => visit(token)?,
+            Auth::ApiKey { key, .. } => visit(key)?,
+            Auth::Basic { password, .. } => visit(password)?,
+        }
+        match &mut self.signing {
+            Signing::None => {}
+            Signing::HmacSha256 { secret } | Signing::AwsDevopsAgent { secret } => visit(secret)?,
+            Signing::StandardWebhooks { secrets, .. } => {
+                for secret in secrets {
+                    visit(secret)?;
+                }
+            }
+        }
+        let has_password = || Url::parse(&self.url).is_ok_and(|url| url.password().is_some());
+        if secrets::is_sealed(&self.url) || has_password() {
+            visit(&mut self.url)?;
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,8 @@ use serde::de::{self, MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::secret::{restore, shown_header_value};
+use super::secret::{is_sensitive_header, restore, shown_header_value};
+use crate::secrets::{Sealable, SecretsError};
 use crate::validation::Invalid;
 
 /// Headers in the order given; serialised as an object.
@@ -52,6 +53,19 @@ impl HeaderList {
         self.0
             .iter()
             .any(|(configured, _)| configured.eq_ignore_ascii_case(name))
+    }
+}
+
+/// The values of credential headers, as [`HeaderList::masked`] hides them.
+impl Sealable for HeaderList {
+    fn each_secret(
+        &mut self,
+        visit: &mut dyn FnMut(&mut String) -> Result<(), SecretsError>,
+    ) -> Result<(), SecretsError> {
+        self.0
+            .iter_mut()
+            .filter(|(name, _)| is_sensitive_header(name))
+            .try_for_each(|(_, value)| visit(value))
     }
 }
 

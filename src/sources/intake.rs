@@ -71,7 +71,7 @@ impl Sources {
             .await?
             .filter(|row| row.enabled)
             .ok_or_else(|| SourceError::NotFound(reference.to_owned()))?;
-        let source = Source::from_row(&row)?;
+        let source = Source::from_row(&row, self.outbox.store().secrets())?;
         let stored_token = row
             .token_hash
             .as_deref()

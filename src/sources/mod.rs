@@ -24,6 +24,7 @@ use crate::audit::{self, Change};
 use crate::events::Outbox;
 use crate::ids::{new_id, random_urlsafe};
 use crate::outbound::secret::mask;
+use crate::secrets::Secrets;
 use crate::store::sources::SourceRow;
 use crate::store::{self, AnyConnection, Page, PageRequest, StoreError};
 use crate::timestamp::now_millis;
@@ -68,9 +69,11 @@ pub enum SourceError {
 }
 
 impl Source {
-    fn from_row(row: &SourceRow) -> Result<Self, StoreError> {
-        let spec = serde_json::from_str(&row.config)
-            .map_err(|error| StoreError::Corrupt(format!("source {}: {error}", row.id)))?;
+    /// The stored source, its credentials opened.
+    fn from_row(row: &SourceRow, secrets: &Secrets) -> Result<Self, StoreError> {
+        let spec = secrets
+            .open(&row.config)
+            .map_err(|error| StoreError::unreadable("source", &row.id, error))?;
         Ok(Self {
             id: row.id.clone(),
             spec,
@@ -80,14 +83,13 @@ impl Source {
         })
     }
 
-    fn to_row(&self, token: Option<&str>) -> Result<SourceRow, StoreError> {
+    fn to_row(&self, token: Option<&str>, secrets: &Secrets) -> Result<SourceRow, StoreError> {
         Ok(SourceRow {
             id: self.id.clone(),
             name: self.spec.name.clone(),
             kind: self.spec.kind.as_str().to_owned(),
             enabled: self.spec.enabled,
-            config: serde_json::to_string(&self.spec)
-                .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+            config: secrets.seal(&self.spec)?,
             token_hash: token.map(|token| hex::encode(auth::token_digest(token))),
             token_hint: token.map(mask),
             created_at: self.created_at,
@@ -98,6 +100,22 @@ impl Source {
     fn needs_token(&self) -> bool {
         self.spec.auth == SourceAuth::UrlToken
     }
+}
+
+/// Seals every stored source's credentials under the current key, reading them with any known
+/// key: for the first start after an upgrade and for a key rotation. URL tokens stay as they
+/// are: only their hash is stored.
+pub fn reseal_stored(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, StoreError> {
+    let rows = store::sources::all(conn)?;
+    for row in &rows {
+        let source = Source::from_row(row, secrets)?;
+        let resealed = SourceRow {
+            config: secrets.seal(&source.spec)?,
+            ..row.clone()
+        };
+        store::sources::update(conn, &resealed)?;
+    }
+    Ok(rows.len())
 }
 
 /// The source resource, and where its requests come in.
@@ -147,11 +165,12 @@ impl Sources {
             updated_at: now,
         };
         let actor = actor.to_owned();
+        let secrets = self.secrets();
         let (source, token) = self
             .outbox
             .store()
             .write(move |conn| {
-                store::sources::insert(conn, &source.to_row(token.as_deref())?).map_err(
+                store::sources::insert(conn, &source.to_row(token.as_deref(), &secrets)?).map_err(
                     |error| error.unique_or(|| SourceError::NameTaken(source.spec.name.clone())),
                 )?;
                 let details = json!({ "source": source.spec.masked() });
@@ -167,17 +186,26 @@ impl Sources {
 
     pub async fn get(&self, id: &str) -> Result<Source, SourceError> {
         let id = id.to_owned();
+        let secrets = self.secrets();
         self.outbox
             .store()
-            .read(move |conn| Ok(Source::from_row(&find(conn, &id)?)?))
+            .read(move |conn| Ok(Source::from_row(&find(conn, &id)?, &secrets)?))
             .await
     }
 
     pub async fn list(&self, page: PageRequest) -> Result<Page<Source>, SourceError> {
+        let secrets = self.secrets();
         self.outbox
             .store()
-            .read(move |conn| Ok(store::sources::list(conn, &page)?.try_map(Source::from_row)?))
+            .read(move |conn| {
+                let page = store::sources::list(conn, &page)?;
+                Ok(page.try_map(|row| Source::from_row(row, &secrets))?)
+            })
             .await
+    }
+
+    fn secrets(&self) -> Arc<Secrets> {
+        Arc::clone(self.outbox.store().secrets())
     }
 
     /// Replaces a source's definition; secrets sent back masked keep their value. A source that
@@ -202,11 +230,12 @@ impl Sources {
         // A source leaving `url_token` forgets its token: coming back issues a new one.
         let drops_token = !updated.needs_token() && current.token_hint.is_some();
         let actor = actor.to_owned();
+        let secrets = self.secrets();
         let replaced = self
             .outbox
             .store()
             .write(move |conn| {
-                let row = updated.to_row(token.as_deref())?;
+                let row = updated.to_row(token.as_deref(), &secrets)?;
                 let found = store::sources::update(conn, &row).map_err(|error| {
                     error.unique_or(|| SourceError::NameTaken(row.name.clone()))
                 })?;

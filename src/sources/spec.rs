@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::custom::Mapping;
 use crate::outbound::secret::{mask, restore};
+use crate::secrets::{Sealable, SecretsError};
 use crate::validation::Invalid;
 
 const MAX_NAME_CHARS: usize = 100;
@@ -155,6 +156,21 @@ impl SourceSpec {
     /// secrets.
     pub fn keep_masked_secrets(&mut self, stored: &SourceSpec) {
         self.auth.keep_masked_secrets(&stored.auth);
+    }
+}
+
+impl Sealable for SourceSpec {
+    fn each_secret(
+        &mut self,
+        visit: &mut dyn FnMut(&mut String) -> Result<(), SecretsError>,
+    ) -> Result<(), SecretsError> {
+        match &mut self.auth {
+            SourceAuth::UrlToken => Ok(()),
+            SourceAuth::Bearer { token } => visit(token),
+            SourceAuth::Basic { password, .. } => visit(password),
+            SourceAuth::ApiKey { key, .. } => visit(key),
+            SourceAuth::Hmac { secret, .. } => visit(secret),
+        }
     }
 }
 

@@ -14,6 +14,7 @@ mod page;
 pub mod reply_links;
 pub mod schedules;
 pub mod schema;
+pub mod secret_keys;
 pub mod settings;
 pub mod sources;
 pub mod tokens;
@@ -35,6 +36,7 @@ pub use page::{Page, PageRequest};
 use writer::{Typed, Writer};
 
 use crate::config::DatabaseUrl;
+use crate::secrets::{Secrets, SecretsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -53,11 +55,21 @@ pub enum StoreError {
     Commit(String),
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
     #[error("database task stopped: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
 
 impl StoreError {
+    /// Why a stored resource's configuration could not be read: `what` and `id` name it.
+    pub fn unreadable(what: &str, id: &str, error: SecretsError) -> Self {
+        match error {
+            SecretsError::Json(error) => StoreError::Corrupt(format!("{what} {id}: {error}")),
+            other => StoreError::Secrets(other),
+        }
+    }
+
     /// The database cannot be reached now: no connection could be had, or one broke.
     pub fn is_unavailable(&self) -> bool {
         matches!(
@@ -153,6 +165,8 @@ pub struct Store {
     reader: Pool<ConnectionManager>,
     writer: Arc<Writer>,
     sqlite: bool,
+    /// The keys that seal and open stored credentials: none until the start has loaded them.
+    secrets: Arc<Secrets>,
 }
 
 const SQLITE_READERS: u32 = 4;
@@ -188,6 +202,7 @@ impl Store {
             reader,
             writer: Arc::new(Writer::start(writer_manager, writers)),
             sqlite,
+            secrets: Arc::new(Secrets::default()),
         })
     }
 
@@ -223,6 +238,17 @@ impl Store {
             work(&mut conn)
         })
         .await
+    }
+
+    /// The same store, sealing and opening stored credentials with `secrets`.
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = Arc::new(secrets);
+        self
+    }
+
+    /// The keys that seal and open stored credentials.
+    pub fn secrets(&self) -> &Arc<Secrets> {
+        &self.secrets
     }
 
     /// SQLite serves one process; PostgreSQL may be shared by several.

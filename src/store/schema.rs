@@ -246,6 +246,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sources,
     source_requests,
     chat_exchanges,
+    secret_keys,
 );
 
 diesel::table! {
@@ -254,5 +255,12 @@ diesel::table! {
         value -> Text,
         updated_by -> Text,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    secret_keys (key_id) {
+        key_id -> Text,
+        recorded_at -> BigInt,
     }
 }

@@ -43,6 +43,11 @@ pub fn insert(conn: &mut AnyConnection, row: &SourceRow) -> Result<(), StoreErro
     Ok(())
 }
 
+/// Every source, for work over all of them.
+pub fn all(conn: &mut AnyConnection) -> Result<Vec<SourceRow>, StoreError> {
+    Ok(sources::table.select(SourceRow::as_select()).load(conn)?)
+}
+
 /// Replaces a source's definition; its URL token stays. Returns whether the source existed.
 pub fn update(conn: &mut AnyConnection, row: &SourceRow) -> Result<bool, StoreError> {
     let updated = diesel::update(sources::table.find(&row.id))

@@ -7,14 +7,23 @@ use std::sync::{Arc, Mutex};
 
 use super::{Webhook, from_row};
 use crate::model::Event;
+use crate::secrets::Secrets;
 use crate::store::{self, AnyConnection, StoreError};
 
-#[derive(Default)]
 pub struct WebhookCache {
     parsed: Mutex<HashMap<String, Arc<Webhook>>>,
+    /// Opens the credentials of the webhooks read.
+    secrets: Arc<Secrets>,
 }
 
 impl WebhookCache {
+    pub fn new(secrets: Arc<Secrets>) -> Self {
+        Self {
+            parsed: Mutex::default(),
+            secrets,
+        }
+    }
+
     /// Active webhooks that accept `event` (its type, and their filters).
     pub fn subscribers(
         &self,
@@ -75,7 +84,7 @@ impl WebhookCache {
             .collect();
         if !missing.is_empty() {
             for row in store::webhooks::find_many(conn, &missing)? {
-                let webhook = Arc::new(from_row(&row)?);
+                let webhook = Arc::new(from_row(&row, &self.secrets)?);
                 self.lock().insert(webhook.id.clone(), webhook);
             }
         }

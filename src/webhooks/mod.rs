@@ -4,6 +4,8 @@ mod cache;
 mod filter;
 mod rendering;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -16,6 +18,7 @@ use crate::ids::new_id;
 use crate::model::Event;
 use crate::model::event_types::{matches, validate_pattern};
 use crate::outbound::{Endpoint, NetworkPolicy};
+use crate::secrets::{Sealable, Secrets, SecretsError};
 use crate::store::webhooks::{MANAGED_PREFIX, WebhookRow};
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
 use crate::timestamp::now_millis;
@@ -239,27 +242,48 @@ impl WebhookSpec {
     }
 }
 
-fn to_row(webhook: &Webhook) -> Result<WebhookRow, StoreError> {
+impl Sealable for WebhookSpec {
+    fn each_secret(
+        &mut self,
+        visit: &mut dyn FnMut(&mut String) -> Result<(), SecretsError>,
+    ) -> Result<(), SecretsError> {
+        self.endpoint.each_secret(visit)
+    }
+}
+
+fn to_row(webhook: &Webhook, secrets: &Secrets) -> Result<WebhookRow, StoreError> {
     Ok(WebhookRow {
         id: webhook.id.clone(),
         name: webhook.spec.name.clone(),
         active: webhook.spec.active,
-        config: serde_json::to_string(&webhook.spec)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        config: secrets.seal(&webhook.spec)?,
         created_at: webhook.created_at,
         updated_at: webhook.updated_at,
     })
 }
 
-pub fn from_row(row: &WebhookRow) -> Result<Webhook, StoreError> {
-    let spec: WebhookSpec = serde_json::from_str(&row.config)
-        .map_err(|error| StoreError::Corrupt(format!("webhook {}: {error}", row.id)))?;
+/// The stored webhook, its credentials opened.
+pub fn from_row(row: &WebhookRow, secrets: &Secrets) -> Result<Webhook, StoreError> {
+    let spec = secrets
+        .open(&row.config)
+        .map_err(|error| StoreError::unreadable("webhook", &row.id, error))?;
     Ok(Webhook::build(
         row.id.clone(),
         spec,
         row.created_at,
         row.updated_at,
     ))
+}
+
+/// Seals every stored webhook's credentials under the current key, reading them with any
+/// known key: for the first start after an upgrade and for a key rotation.
+pub fn reseal_stored(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, StoreError> {
+    let rows = store::webhooks::all(conn)?;
+    for row in &rows {
+        let resealed = to_row(&from_row(row, secrets)?, secrets)?;
+        store::webhooks::update(conn, &resealed)?;
+    }
+    Ok(rows.len())
 }
 
 /// Whether the gateway keeps this webhook for itself (it carries chat posts).
@@ -280,14 +304,17 @@ fn refuse_managed(id: &str) -> Result<(), WebhookError> {
 /// instances starting at once may race: the loser finds the row in place).
 pub async fn ensure_managed(store: &Store, id: &str, spec: WebhookSpec) -> Result<(), StoreError> {
     let id = id.to_owned();
+    let secrets = Arc::clone(store.secrets());
     store
         .write(move |conn| {
-            let config = serde_json::to_string(&spec)
-                .map_err(|error| StoreError::Corrupt(error.to_string()))?;
             let current = store::webhooks::find(conn, &id)?;
-            if current.as_ref().is_some_and(|row| row.config == config) {
+            // Sealed values differ at each sealing: compare what they hold.
+            if let Some(row) = &current
+                && from_row(row, &secrets)?.spec == spec
+            {
                 return Ok(());
             }
+            let config = secrets.seal(&spec)?;
             let now = now_millis();
             let row = WebhookRow {
                 id: id.clone(),
@@ -320,9 +347,10 @@ pub async fn create(
     let now = now_millis();
     let webhook = Webhook::build(new_id("whk"), spec, now, now);
     let actor = actor.to_owned();
+    let secrets = Arc::clone(store.secrets());
     store
         .write(move |conn| {
-            store::webhooks::insert(conn, &to_row(&webhook)?).map_err(|error| {
+            store::webhooks::insert(conn, &to_row(&webhook, &secrets)?).map_err(|error| {
                 error.unique_or(|| WebhookError::NameTaken(webhook.spec.name.clone()))
             })?;
             let details = json!({ "webhook": webhook.spec.masked() });
@@ -337,17 +365,21 @@ pub async fn create(
 
 pub async fn get(store: &Store, id: &str) -> Result<Webhook, WebhookError> {
     let id = id.to_owned();
+    let secrets = Arc::clone(store.secrets());
     store
         .read(move |conn| {
             let row = store::webhooks::find(conn, &id)?.ok_or(WebhookError::NotFound(id))?;
-            Ok(from_row(&row)?)
+            Ok(from_row(&row, &secrets)?)
         })
         .await
 }
 
 pub async fn list(store: &Store, page: PageRequest) -> Result<Page<Webhook>, WebhookError> {
+    let secrets = Arc::clone(store.secrets());
     store
-        .read(move |conn| Ok(store::webhooks::list(conn, &page)?.try_map(from_row)?))
+        .read(move |conn| {
+            Ok(store::webhooks::list(conn, &page)?.try_map(|row| from_row(row, &secrets))?)
+        })
         .await
 }
 
@@ -371,9 +403,10 @@ pub async fn replace(
         now_millis().max(current.updated_at + 1),
     );
     let actor = actor.to_owned();
+    let secrets = Arc::clone(store.secrets());
     store
         .write(move |conn| {
-            let row = to_row(&updated)?;
+            let row = to_row(&updated, &secrets)?;
             let found = store::webhooks::update(conn, &row)
                 .map_err(|error| error.unique_or(|| WebhookError::NameTaken(row.name.clone())))?;
             if !found {
@@ -415,7 +448,10 @@ pub fn first_broken(conn: &mut AnyConnection) -> Result<Option<(String, Invalid)
         if is_managed(&row.id) {
             continue;
         }
-        let webhook = from_row(&row)?;
+        // Templates and filters hold no credentials: they are checked without opening any.
+        let spec: WebhookSpec = serde_json::from_str(&row.config)
+            .map_err(|error| StoreError::Corrupt(format!("webhook {}: {error}", row.id)))?;
+        let webhook = Webhook::build(row.id.clone(), spec, row.created_at, row.updated_at);
         if let Err(invalid) = webhook.rendering.and(webhook.filter) {
             return Ok(Some((row.name, invalid)));
         }

@@ -7,11 +7,11 @@ use crate::binary;
 
 const ERROR: &str = "switchyard: configuration error: ";
 const TOP_LEVEL_KEYS: &str = "listen, database_url, public_url, admin_token, [limits], \
-    [outbound], [chat], [retention], [log], [templates]";
+    [outbound], [chat], [retention], [log], [templates], [secrets]";
 const TOP_LEVEL_VARIABLES: &str = "SWITCHYARD_LISTEN, SWITCHYARD_DATABASE_URL, \
     SWITCHYARD_PUBLIC_URL, SWITCHYARD_ADMIN_TOKEN, SWITCHYARD_LIMITS_<KEY>, \
     SWITCHYARD_OUTBOUND_<KEY>, SWITCHYARD_CHAT_<KEY>, SWITCHYARD_RETENTION_<KEY>, \
-    SWITCHYARD_LOG_<KEY>, SWITCHYARD_TEMPLATES_<KEY>";
+    SWITCHYARD_LOG_<KEY>, SWITCHYARD_TEMPLATES_<KEY>, SWITCHYARD_SECRETS_<KEY>";
 /// Nothing listens on port 1.
 const UNREACHABLE_POSTGRES: &str = "postgres://app:hunter2@127.0.0.1:1/switchyard";
 

@@ -188,18 +188,8 @@ async fn a_graceful_stop_lets_an_in_flight_delivery_finish_and_records_it() {
 
     assert!(exit.success(), "{}", server.log());
     let restarted = start(&db, &[]);
-    let deliveries: Value = client
-        .get(restarted.url(&format!(
-            "/api/v1/deliveries?event={}",
-            event["id"].as_str().unwrap()
-        )))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/api/v1/deliveries?event={}", event["id"].as_str().unwrap());
+    let deliveries = restarted.get_json(&path, ADMIN).await;
     assert_eq!(
         deliveries["items"][0]["status"], "succeeded",
         "{deliveries}"

@@ -8,7 +8,8 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
-use switchyard::config::{Config, DatabaseUrl, Secret};
+use switchyard::config::{Config, DatabaseUrl, Secret, SecretsConfig};
+use switchyard::secrets::Key;
 use switchyard::startup::Application;
 use switchyard::store::AnyConnection;
 use switchyard::store::connection::ConnectionManager;
@@ -79,6 +80,8 @@ macro_rules! backend_tests {
 pub struct TestDatabase {
     pub url: DatabaseUrl,
     pub dir: TempDir,
+    /// The key every server on this database seals secrets with.
+    pub secrets_key: Key,
     postgres: Option<(String, String)>,
 }
 
@@ -89,6 +92,7 @@ impl TestDatabase {
             Backend::Sqlite => TestDatabase {
                 url: DatabaseUrl::Sqlite(dir.path().join("switchyard.db")),
                 dir,
+                secrets_key: Key::generate().expect("a secrets key"),
                 postgres: None,
             },
             Backend::Postgres(server_url) => {
@@ -102,6 +106,7 @@ impl TestDatabase {
                 TestDatabase {
                     url: DatabaseUrl::Postgres(url.to_string()),
                     dir,
+                    secrets_key: Key::generate().expect("a secrets key"),
                     postgres: Some((server_url.clone(), name)),
                 }
             }
@@ -140,6 +145,10 @@ pub fn test_config(db: &TestDatabase) -> Config {
         listen: "127.0.0.1:0".parse().expect("address"),
         database_url: db.url.clone(),
         admin_token: Some(Secret::new(ADMIN_TOKEN)),
+        secrets: SecretsConfig {
+            key: Some(db.secrets_key.clone()),
+            ..SecretsConfig::default()
+        },
         ..Config::default()
     }
 }
@@ -245,14 +254,18 @@ impl TestApp {
     }
 
     /// Stops the server gracefully and starts a new one on the same database.
-    pub async fn restart(mut self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    pub async fn restart(self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        spawn_on(self.stop().await, adjust).await
+    }
+
+    /// Stops the server gracefully; the database stays.
+    pub async fn stop(mut self) -> TestDatabase {
         if let Some(server) = self.server.take() {
             tokio::task::spawn_blocking(move || server.stop())
                 .await
                 .expect("stop the server");
         }
-        let db = self.db.take().expect("database");
-        spawn_on(db, adjust).await
+        self.db.take().expect("database")
     }
 
     pub fn url(&self, path: &str) -> String {

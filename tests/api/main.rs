@@ -23,6 +23,7 @@ mod process;
 mod receiver;
 mod schedules;
 mod schema;
+mod secrets;
 mod sources;
 mod templates;
 mod tokens;

@@ -1,5 +1,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
+use switchyard::outbound::Auth;
+use switchyard::secrets::Secrets;
+use switchyard::webhooks::WebhookSpec;
 
 use crate::backend_tests;
 use crate::helpers::{expect_error, expect_json, spawn_app, spawn_app_reaching_loopback};
@@ -47,8 +50,11 @@ backend_tests! {
 
         let mut conn = app.db().connect();
         let stored: Vec<ConfigColumn> = diesel::RunQueryDsl::load(diesel::sql_query("SELECT config FROM webhooks WHERE id NOT LIKE 'whk_system_%'"), &mut conn).unwrap();
-        assert!(stored[0].config.contains("bearer-secret-0123456789"), "a masked echo must keep the secret");
-        assert!(stored[0].config.contains(SECRET));
+        for secret in ["bearer-secret-0123456789", "header-secret-123456", SECRET] {
+            assert!(!stored[0].config.contains(secret), "{secret} stored in clear: {}", stored[0].config);
+        }
+        let opened: WebhookSpec = Secrets::new(app.db().secrets_key.clone(), Vec::new()).open(&stored[0].config).unwrap();
+        assert_eq!(opened.endpoint.auth, Auth::Bearer { token: "bearer-secret-0123456789".into() }, "a masked echo must keep the secret");
 
         let deleted = app.admin(Method::DELETE, &format!("/api/v1/webhooks/{id}")).send().await.unwrap();
         assert_eq!(deleted.status(), 204);

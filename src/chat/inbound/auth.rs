@@ -47,12 +47,13 @@ impl<'a> Credentials<'a> {
         self.body_token.into_iter().chain(self.header_token)
     }
 
-    /// Whether any presented token is one of `accepted`, compared in constant time.
-    pub fn presents_token(&self, accepted: &[String]) -> bool {
+    /// Whether any presented token has one of the `accepted` digests, compared in constant
+    /// time: tokens are stored as digests only.
+    pub fn presents_token(&self, accepted: &[[u8; 32]]) -> bool {
         let mut found = subtle::Choice::from(0);
-        for token in self.tokens() {
+        for digest in self.token_digests() {
             for candidate in accepted {
-                found |= token.as_bytes().ct_eq(candidate.as_bytes());
+                found |= digest.ct_eq(candidate);
             }
         }
         found.into()
@@ -215,8 +216,8 @@ mod tests {
     #[test]
     fn tokens_come_from_the_body_and_the_authorization_header() {
         let credentials = Credentials::new("", Some("Token abc"), None);
-        assert!(credentials.presents_token(&["abc".into()]));
-        assert!(!credentials.presents_token(&["abcd".into(), "ab".into()]));
+        assert!(credentials.presents_token(&[token_digest("abc")]));
+        assert!(!credentials.presents_token(&[token_digest("abcd"), token_digest("ab")]));
         let none = Credentials::new("", Some("Bearer abc"), None);
         assert_eq!(none.tokens().count(), 0);
         let both = Credentials::new("body", Some("Token header "), None);

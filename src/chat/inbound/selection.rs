@@ -51,7 +51,7 @@ impl<'a> Verifier<'a> {
             // Slack signs POST bodies; a query string is never Slack's.
             Some(_) if self.encoding == Encoding::Query => false,
             Some(secret) => self.signed_by(secret),
-            None => self.credentials.presents_token(&route.spec.tokens),
+            None => self.credentials.presents_token(&route.token_digests),
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicUsize;
 use url::Url;
 
 use crate::chat::inbound::message::ChatMessage;
-use crate::chat::trigger::{Kind, ServiceFormat, ServiceSpec, TriggerSpec, TriggerWhen};
+use crate::chat::trigger::{Kind, ServiceFormat, ServiceSpec, TriggerSpec, TriggerWhen, token};
 use crate::templates::{CompiledTemplate, OutputKind};
 use crate::validation::Invalid;
 use crate::webhooks::{body_kind, compile_template};
@@ -37,6 +37,8 @@ pub struct Route {
     pub spec: TriggerSpec,
     /// `spec.slack_signing_secret`, shared so a request checks each secret once.
     pub signing_secret: Option<Arc<str>>,
+    /// The SHA-256 of each of `spec.tokens`, which are stored so (SPEC §6.5).
+    pub token_digests: Vec<[u8; 32]>,
     pub services: Vec<Service>,
     pub reply_template: Option<CompiledTemplate>,
     pub updated_at: i64,
@@ -64,6 +66,11 @@ impl Route {
         Ok(Self {
             id,
             signing_secret: spec.slack_signing_secret.as_deref().map(Arc::from),
+            token_digests: spec
+                .tokens
+                .iter()
+                .map(|stored| token::digest(stored))
+                .collect(),
             spec,
             services,
             reply_template,

@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use super::route::{Route, fold};
-use crate::chat::inbound::auth::token_digest;
 use crate::chat::inbound::message::ChatMessage;
 use crate::chat::trigger::{Kind, TriggerWhen};
 
@@ -107,10 +106,8 @@ impl Index {
                 Kind::Slash => &mut index.slash,
             };
             if spec.slack_signing_secret.is_none() {
-                for token in &spec.tokens {
-                    kind.known_tokens
-                        .entry(token_digest(token))
-                        .or_insert(position);
+                for digest in &route.token_digests {
+                    kind.known_tokens.entry(*digest).or_insert(position);
                 }
             }
             if !spec.enabled {

@@ -16,9 +16,10 @@ use crate::chat::trigger::TriggerSpec;
 use crate::ids::new_id;
 use crate::outbound::NetworkPolicy;
 use crate::periodic;
+use crate::secrets::Secrets;
 use crate::store::chat_exchanges::ExchangeFilter;
 use crate::store::triggers::TriggerRow;
-use crate::store::{self, Page, PageRequest, Store, StoreError};
+use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
@@ -45,28 +46,42 @@ pub enum TriggerError {
     Store(#[from] StoreError),
 }
 
-fn to_row(trigger: &Trigger) -> Result<TriggerRow, StoreError> {
+/// The stored form: tokens hashed, other credentials sealed.
+fn to_row(trigger: &Trigger, secrets: &Secrets) -> Result<TriggerRow, StoreError> {
+    let mut spec = trigger.spec.clone();
+    spec.hash_tokens();
     Ok(TriggerRow {
         id: trigger.id.clone(),
         name: trigger.spec.name.clone(),
         kind: trigger.spec.kind.as_str().to_owned(),
         enabled: trigger.spec.enabled,
-        config: serde_json::to_string(&trigger.spec)
-            .map_err(|error| StoreError::Corrupt(error.to_string()))?,
+        config: secrets.seal(&spec)?,
         created_at: trigger.created_at,
         updated_at: trigger.updated_at,
     })
 }
 
-fn from_row(row: &TriggerRow) -> Result<Trigger, StoreError> {
-    let spec = serde_json::from_str(&row.config)
-        .map_err(|error| StoreError::Corrupt(format!("trigger {}: {error}", row.id)))?;
+/// The stored trigger, its credentials opened (its tokens stay hashed).
+fn from_row(row: &TriggerRow, secrets: &Secrets) -> Result<Trigger, StoreError> {
+    let spec = secrets
+        .open(&row.config)
+        .map_err(|error| StoreError::unreadable("trigger", &row.id, error))?;
     Ok(Trigger {
         id: row.id.clone(),
         spec,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+/// Hashes every stored trigger's tokens and seals its credentials under the current key,
+/// reading them with any known key: for the first start after an upgrade and for a rotation.
+pub fn reseal_stored(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, StoreError> {
+    let rows = store::triggers::all(conn)?;
+    for row in &rows {
+        store::triggers::update(conn, &to_row(&from_row(row, secrets)?, secrets)?)?;
+    }
+    Ok(rows.len())
 }
 
 /// The trigger resource and the routing table it feeds.
@@ -102,7 +117,7 @@ impl Triggers {
             .await?;
         let mut routes = Vec::with_capacity(rows.len());
         for row in &rows {
-            let trigger = from_row(row)?;
+            let trigger = from_row(row, self.store.secrets())?;
             match Route::compile(trigger.id, trigger.spec, trigger.updated_at) {
                 Ok(route) => routes.push(Arc::new(route)),
                 Err(invalid) => {
@@ -149,10 +164,11 @@ impl Triggers {
             updated_at: now,
         };
         let actor = actor.to_owned();
+        let secrets = Arc::clone(self.store.secrets());
         let created = self
             .store
             .write(move |conn| {
-                store::triggers::insert(conn, &to_row(&trigger)?).map_err(|error| {
+                store::triggers::insert(conn, &to_row(&trigger, &secrets)?).map_err(|error| {
                     error.unique_or(|| TriggerError::NameTaken(trigger.spec.name.clone()))
                 })?;
                 let details = json!({ "trigger": trigger.spec.masked() });
@@ -169,10 +185,11 @@ impl Triggers {
 
     pub async fn get(&self, id: &str) -> Result<Trigger, TriggerError> {
         let id = id.to_owned();
+        let secrets = Arc::clone(self.store.secrets());
         self.store
             .read(move |conn| {
                 let row = store::triggers::find(conn, &id)?.ok_or(TriggerError::NotFound(id))?;
-                Ok(from_row(&row)?)
+                Ok(from_row(&row, &secrets)?)
             })
             .await
     }
@@ -211,8 +228,11 @@ impl Triggers {
     }
 
     pub async fn list(&self, page: PageRequest) -> Result<Page<Trigger>, TriggerError> {
+        let secrets = Arc::clone(self.store.secrets());
         self.store
-            .read(move |conn| Ok(store::triggers::list(conn, &page)?.try_map(from_row)?))
+            .read(move |conn| {
+                Ok(store::triggers::list(conn, &page)?.try_map(|row| from_row(row, &secrets))?)
+            })
             .await
     }
 
@@ -234,10 +254,11 @@ impl Triggers {
             updated_at: now_millis().max(current.updated_at + 1),
         };
         let actor = actor.to_owned();
+        let secrets = Arc::clone(self.store.secrets());
         let replaced = self
             .store
             .write(move |conn| {
-                let row = to_row(&updated)?;
+                let row = to_row(&updated, &secrets)?;
                 let found = store::triggers::update(conn, &row).map_err(|error| {
                     error.unique_or(|| TriggerError::NameTaken(row.name.clone()))
                 })?;

@@ -3,6 +3,7 @@
 
 mod reply;
 mod service;
+pub mod token;
 
 use serde::{Deserialize, Serialize};
 use url::Url;
@@ -12,6 +13,7 @@ pub use service::{BUILTIN_INCIDENTS, ServiceFormat, ServiceSpec};
 
 use crate::outbound::NetworkPolicy;
 use crate::outbound::secret::{mask, restore};
+use crate::secrets::{Sealable, SecretsError};
 use crate::validation::Invalid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -163,7 +165,11 @@ impl TriggerSpec {
         if self.tokens.len() > MAX_LIST {
             return Err(Invalid::new("tokens", "takes at most 100 tokens"));
         }
+        // A stored token, kept by a replacement that echoed its mask, was checked when sent.
         for (index, token) in self.tokens.iter().enumerate() {
+            if token::is_hashed(token) {
+                continue;
+            }
             check_secret(format!("tokens[{index}]"), token)?;
         }
         if let Some(secret) = &self.slack_signing_secret {
@@ -238,7 +244,11 @@ impl TriggerSpec {
     /// The specification as it may be shown and audited: every secret masked.
     pub fn masked(&self) -> TriggerSpec {
         let mut copy = self.clone();
-        copy.tokens = self.tokens.iter().map(|token| mask(token)).collect();
+        copy.tokens = self
+            .tokens
+            .iter()
+            .map(|token| token::shown(token))
+            .collect();
         copy.slack_signing_secret = self.slack_signing_secret.as_deref().map(mask);
         for service in &mut copy.services {
             service.endpoint = service.endpoint.masked();
@@ -253,8 +263,14 @@ impl TriggerSpec {
         // stored token with that mask (two with the same end stay as sent, and fail).
         for (index, token) in self.tokens.iter_mut().enumerate() {
             let masked = token.clone();
-            let same_place = stored.tokens.get(index).filter(|old| mask(old) == masked);
-            let mut same_mask = stored.tokens.iter().filter(|old| mask(old) == masked);
+            let same_place = stored
+                .tokens
+                .get(index)
+                .filter(|old| token::shown(old) == masked);
+            let mut same_mask = stored
+                .tokens
+                .iter()
+                .filter(|old| token::shown(old) == masked);
             let unique = match (same_mask.next(), same_mask.next()) {
                 (Some(only), None) => Some(only),
                 _ => None,
@@ -271,6 +287,31 @@ impl TriggerSpec {
         for (service, old) in self.services.iter_mut().zip(&stored.services) {
             service.endpoint.normalize();
             service.endpoint.keep_masked_secrets(&old.endpoint);
+        }
+    }
+}
+
+/// The Slack signing secret and the services' credentials are sealed at rest; the chat
+/// tokens are hashed instead ([`TriggerSpec::hash_tokens`]), since they are only compared.
+impl Sealable for TriggerSpec {
+    fn each_secret(
+        &mut self,
+        visit: &mut dyn FnMut(&mut String) -> Result<(), SecretsError>,
+    ) -> Result<(), SecretsError> {
+        if let Some(secret) = &mut self.slack_signing_secret {
+            visit(secret)?;
+        }
+        self.services
+            .iter_mut()
+            .try_for_each(|service| service.endpoint.each_secret(visit))
+    }
+}
+
+impl TriggerSpec {
+    /// Puts every token in its stored form: a digest, and the end the API shows.
+    pub fn hash_tokens(&mut self) {
+        for stored in &mut self.tokens {
+            *stored = token::hashed(stored);
         }
     }
 }

@@ -1,5 +1,7 @@
-//! Building and running the application: storage, the admin bootstrap, the HTTP server, and the
-//! graceful stop on SIGTERM or Ctrl-C.
+//! Building and running the application: storage, the secrets key, the admin bootstrap, the
+//! HTTP server, and the graceful stop on SIGTERM or Ctrl-C.
+
+pub mod secrets;
 
 use std::future::Future;
 use std::io;
@@ -42,6 +44,8 @@ pub enum StartupError {
     #[error("database {url}: {source}")]
     Database { url: String, source: StoreError },
     #[error(transparent)]
+    Secrets(#[from] secrets::SecretsStartError),
+    #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: String, source: io::Error },
@@ -73,6 +77,7 @@ impl Application {
                 url: config.database_url.to_string(),
                 source,
             })?;
+        let store = secrets::open(store, &config).await?;
         if let Some(path) = ensure_admin_exists(&store, &config).await? {
             tracing::warn!(
                 path = %path.display(),

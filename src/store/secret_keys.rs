@@ -1,0 +1,42 @@
+//! Queries of the secret keys' record: the ids of the keys that may have sealed a stored
+//! secret.
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+
+use super::schema::secret_keys;
+use super::{AnyConnection, StoreError};
+use crate::on_backend;
+
+/// Makes processes that record keys take turns until the transaction ends: two first starts
+/// on one PostgreSQL database must not each record a key of their own.
+pub fn lock(conn: &mut AnyConnection) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(c) = conn {
+        c.batch_execute("LOCK TABLE secret_keys IN EXCLUSIVE MODE")?;
+    }
+    Ok(())
+}
+
+pub fn ids(conn: &mut AnyConnection) -> Result<Vec<String>, StoreError> {
+    Ok(secret_keys::table
+        .select(secret_keys::key_id)
+        .order(secret_keys::recorded_at)
+        .load(conn)?)
+}
+
+pub fn record(conn: &mut AnyConnection, key_id: &str, now: i64) -> Result<(), StoreError> {
+    on_backend!(conn, |c| diesel::insert_into(secret_keys::table)
+        .values((
+            secret_keys::key_id.eq(key_id),
+            secret_keys::recorded_at.eq(now)
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(())
+}
+
+/// Forgets every key but `key_id`: nothing stored is sealed under them any more.
+pub fn keep_only(conn: &mut AnyConnection, key_id: &str) -> Result<(), StoreError> {
+    diesel::delete(secret_keys::table.filter(secret_keys::key_id.ne(key_id))).execute(conn)?;
+    Ok(())
+}
