@@ -58,18 +58,14 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The database cannot be reached now: no connection could be had, or one broke.
+    /// The database cannot take this now, and may later: no connection could be had, one
+    /// broke, or its disk is full. A new attempt after a while may succeed.
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Unavailable(_)
-                | StoreError::Pool(_)
-                | StoreError::Connect(_)
-                | StoreError::Query(DieselError::DatabaseError(
-                    DatabaseErrorKind::ClosedConnection,
-                    _
-                ))
-        )
+        match self {
+            StoreError::Unavailable(_) | StoreError::Pool(_) | StoreError::Connect(_) => true,
+            StoreError::Query(error) => is_unavailable_query(error),
+            _ => false,
+        }
     }
 
     /// A conflict with a concurrent transaction that a new attempt may not meet: PostgreSQL
@@ -105,6 +101,24 @@ impl StoreError {
             ))
         )
     }
+}
+
+/// A query that failed because the database went away or has no room, not because of what
+/// it asked.
+pub(crate) fn is_unavailable_query(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
+        DieselError::DatabaseError(_, info) => is_out_of_space(info.message()),
+        _ => false,
+    }
+}
+
+/// SQLite's `SQLITE_FULL` ("database or disk is full": the file system has no room, or
+/// `max_page_count` is reached) and PostgreSQL's `disk_full` (an `ENOSPC` in its message):
+/// diesel has no kind for either, so the message tells. Space may come back, so a write is
+/// refused for now (`503`) instead of failing as a fault of the server (`500`).
+fn is_out_of_space(message: &str) -> bool {
+    message.contains("database or disk is full") || message.contains("No space left on device")
 }
 
 /// Inserts a slice of rows into a table in few statements: per row, a multi-row insert costs a
@@ -153,6 +167,8 @@ pub struct Store {
     reader: Pool<ConnectionManager>,
     writer: Arc<Writer>,
     sqlite: bool,
+    /// `limits.database_wait_ms`: the longest a request waits for the database.
+    wait: Duration,
 }
 
 const SQLITE_READERS: u32 = 4;
@@ -188,6 +204,7 @@ impl Store {
             reader,
             writer: Arc::new(Writer::start(writer_manager, writers)),
             sqlite,
+            wait,
         })
     }
 
@@ -357,8 +374,19 @@ impl Store {
     }
 
     /// Ready means: a connection answers and every migration this binary knows is applied.
+    /// The answer comes within the database wait even when a pooled connection's server stopped
+    /// answering without closing it (a network that drops packets): a load balancer's probe
+    /// must hear "not ready", not time out.
     pub async fn readiness(&self) -> Result<bool, StoreError> {
-        self.read(|conn| Ok(!migrations::has_pending(conn)?)).await
+        let check = self.read(|conn| Ok(!migrations::has_pending(conn)?));
+        tokio::time::timeout(self.wait, check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} ms",
+                    self.wait.as_millis()
+                )))
+            })
     }
 }
 

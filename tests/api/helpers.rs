@@ -108,6 +108,15 @@ impl TestDatabase {
         }
     }
 
+    /// A SQLite database in `dir`, which the test prepared (a small file system of its own).
+    pub fn sqlite_in(dir: TempDir) -> TestDatabase {
+        TestDatabase {
+            url: DatabaseUrl::Sqlite(dir.path().join("switchyard.db")),
+            dir,
+            postgres: None,
+        }
+    }
+
     /// A direct connection, for asserting on what was stored.
     pub fn connect(&self) -> AnyConnection {
         ConnectionManager::new(self.url.clone())
