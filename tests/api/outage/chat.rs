@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Proxy, eventually, spawn_behind_proxy};
 use crate::chat::{
-    TOKEN, create_trigger, mattermost_form, post_form, reply_of, slash_form, trigger,
+    TOKEN, create_trigger, json_service, mattermost_form, post_form, reply_of, slash_form, trigger,
 };
 use crate::helpers::{TestApp, allow_loopback};
 
@@ -34,7 +34,13 @@ async fn incident_list(app: &TestApp) -> Value {
     reply_of(post_form(app, "/hooks/outgoing", mattermost_form("#inc list", &[])).await).await
 }
 
-async fn set_up(app: &TestApp) {
+/// A synchronous trigger needs nothing stored on the request's path.
+async fn ping(app: &TestApp) -> Value {
+    reply_of(post_form(app, "/hooks/outgoing", mattermost_form("#ping", &[])).await).await
+}
+
+async fn set_up(app: &TestApp, pong: &wiremock::MockServer) {
+    create_trigger(app, trigger("ping", &pong.uri(), json!({}))).await;
     let service = "http://127.0.0.1:9/";
     create_trigger(
         app,
@@ -67,6 +73,7 @@ async fn assert_cut(proxy: &Proxy, app: &TestApp) {
     assert_eq!(body["error"]["code"], "unavailable");
 
     assert_eq!(incident_list(app).await["text"], UNAVAILABLE);
+    assert_eq!(ping(app).await["text"], "pong", "answered from memory");
 }
 
 // The proxy runs on the test's runtime while the server starts through it: two workers.
@@ -75,7 +82,8 @@ async fn chat_requests_that_need_the_database_say_try_again_while_it_is_away() {
     let Some((app, proxy)) = spawn_behind_proxy(allow_loopback).await else {
         return;
     };
-    set_up(&app).await;
+    let pong = json_service(json!({"text": "pong"})).await;
+    set_up(&app, &pong).await;
     assert_eq!(reply_of(deploy(&app).await).await["text"], "Working on it…");
 
     assert_cut(&proxy, &app).await;
