@@ -116,6 +116,10 @@ async fn sqlite_on_a_full_disk_answers_503_keeps_what_it_accepted_and_recovers()
     let refused = post_until_refused(&app, &mut accepted).await;
     assert_unavailable(refused).await;
     assert_unavailable(post_event(&app, 0).await).await;
+    let first = app
+        .get_json(&format!("/api/v1/events/{}", accepted[0]))
+        .await;
+    assert_eq!(first["id"], accepted[0].as_str(), "reads go on");
 
     std::fs::remove_file(filler).unwrap();
     let back = eventually(Duration::from_secs(20), || async {
