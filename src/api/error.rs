@@ -8,10 +8,12 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use crate::chat::ChatError;
+use crate::chat::replies::answer::Post;
 use crate::chat::replies::links::LinkError;
 use crate::chat::routing::triggers::TriggerError;
 use crate::chat::settings::SettingsError;
+use crate::chat::trigger::Kind;
+use crate::chat::{ChatError, UNAVAILABLE_TEXT};
 use crate::delivery::log::LogError;
 use crate::delivery::preview::PreviewError;
 use crate::events::EventError;
@@ -196,13 +198,57 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// The answer to a chat request (`/hooks/outgoing`, `/hooks/slash`) that needed the database
+/// while it was away, shaped for what the chat server does with it (chat-protocols.md §4.2,
+/// §6.4, §7; Mattermost's `DoCommandRequest` and `TriggerWebhook`):
+///
+/// - A slash command gets `200` with an ephemeral text. Mattermost accepts exactly `200`; for
+///   any other status it shows the user only "Command with a trigger of … returned response
+///   503" and keeps the body for its log; Slack likewise shows a generic failure. Neither
+///   retries a slash command, so a `503` would tell the user less and gain nothing.
+/// - An outgoing webhook gets `503` with `Retry-After`, the usual error body, and a `text`.
+///   Mattermost ignores the status and posts `text` (so the channel learns the trigger was not
+///   handled instead of hearing nothing; the unknown `error` key is ignored); Slack retries a
+///   non-`200` outgoing webhook, which is what an outage wants.
+pub fn chat_unavailable(kind: Kind, cause: &ChatError) -> HttpResponse {
+    tracing::warn!(error = %cause, ?kind, "a chat request found the database unavailable");
+    match kind {
+        Kind::Slash => HttpResponse::Ok().json(Post {
+            response_type: Some("ephemeral".to_owned()),
+            text: Some(UNAVAILABLE_TEXT.to_owned()),
+            ..Post::default()
+        }),
+        Kind::Outgoing => HttpResponse::ServiceUnavailable()
+            .insert_header((
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            ))
+            .json(OutgoingUnavailable {
+                text: UNAVAILABLE_TEXT,
+                error: ErrorDetail {
+                    code: "unavailable",
+                    message: UNAVAILABLE_TEXT.to_owned(),
+                    field: None,
+                },
+            }),
+    }
+}
+
+/// The error body of SPEC §2 with the `text` an outgoing webhook's answer posts.
+#[derive(Serialize)]
+struct OutgoingUnavailable {
+    text: &'static str,
+    error: ErrorDetail,
+}
+
 impl From<TokenError> for ApiError {
     fn from(error: TokenError) -> Self {
         match error {
             TokenError::InvalidName(reason) => ApiError::validation("name", reason),
             TokenError::NameTaken(_) => ApiError::conflict("name", error.to_string()),
             TokenError::NotFound(_) => ApiError::not_found(error.to_string()),
-            TokenError::Random(_) | TokenError::Store(_) => ApiError::internal(&error),
+            TokenError::Random(_) => ApiError::internal(&error),
+            TokenError::Store(store) => store.into(),
         }
     }
 }
@@ -211,7 +257,7 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::InvalidToken => ApiError::unauthorized("the bearer token is not valid"),
-            AuthError::Store(store) => ApiError::internal(&store),
+            AuthError::Store(store) => store.into(),
         }
     }
 }

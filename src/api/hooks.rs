@@ -5,6 +5,7 @@ use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::body::{has_media_type, read_limited};
+use super::error::chat_unavailable;
 use super::{ApiError, AppState};
 use crate::chat::inbound::auth::SlackSignature;
 use crate::chat::inbound::message::Encoding;
@@ -150,6 +151,7 @@ async fn receive(
         Ok(ChatAnswer::Empty) => Ok(HttpResponse::Ok().finish()),
         Ok(ChatAnswer::Post(post)) => Ok(HttpResponse::Ok().json(post)),
         Err(ChatError::Unauthorized) => Ok(HttpResponse::Unauthorized().finish()),
+        Err(error) if error.is_unavailable() => Ok(chat_unavailable(kind, &error)),
         Err(error) => Err(error.into()),
     }
 }

@@ -72,6 +72,10 @@ impl ChatAnswer {
     }
 }
 
+/// What a chat user reads when their request needed the database while it was away.
+pub const UNAVAILABLE_TEXT: &str =
+    "Switchyard cannot reach its database right now; try again in a moment.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
     #[error("chat triggers are disabled (chat.enabled is off)")]
@@ -85,4 +89,16 @@ pub enum ChatError {
     Link(#[from] LinkError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl ChatError {
+    /// The request needed the database, which is away or full for now.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            ChatError::Store(store) | ChatError::Link(LinkError::Store(store)) => {
+                store.is_unavailable()
+            }
+            _ => false,
+        }
+    }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{DeliveryEngine, Job, LEASE_MS, Shared};
 use crate::model::EncodedEvent;
+use crate::periodic::Failures;
 use crate::store::{self, StoreError};
 use crate::timestamp::now_millis;
 
@@ -21,14 +22,18 @@ const POLL: Duration = Duration::from_secs(1);
 const AFTER_ERROR: Duration = Duration::from_secs(1);
 
 pub async fn run(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut failing = Failures::new("claim due deliveries");
     while !shutdown.is_cancelled() {
         let wait = match claim_batch(&shared).await {
-            Ok(Some(claimed)) if claimed == BATCH => continue,
-            Ok(_) => time_until_next_due(&shared).await,
-            Err(error) => {
-                tracing::error!(%error, "could not claim due deliveries");
-                AFTER_ERROR
+            Ok(Some(claimed)) if claimed == BATCH => {
+                failing.recovered();
+                continue;
             }
+            Ok(_) => {
+                failing.recovered();
+                time_until_next_due(&shared).await
+            }
+            Err(error) => failing.failed(&error),
         };
         let planned = now_millis() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
         shared.claimer_wakes_at.store(planned, Ordering::Relaxed);
@@ -118,7 +123,7 @@ async fn time_until_next_due(shared: &Shared) -> Duration {
         }
         Ok(None) => POLL,
         Err(error) => {
-            tracing::warn!(%error, "could not read when the next delivery is due");
+            tracing::debug!(%error, "could not read when the next delivery is due");
             AFTER_ERROR
         }
     }

@@ -76,10 +76,15 @@ pub async fn store(shared: &Arc<Shared>, outcome: Outcome) {
 
 /// Writes whatever is waiting when the writer thread gets to it, retrying while the database is
 /// unavailable; once the process is stopping a failure is final (the claims then expire and
-/// the deliveries are sent again).
+/// the deliveries are sent again). Outcomes a failed write had taken go back to the buffer,
+/// also when only the commit failed: writing them again is harmless (attempts are inserted
+/// once, a state change applies only to a claim still held), and losing them would hold their
+/// deliveries until their lease ends.
 async fn write_waiting(shared: &Arc<Shared>) {
     loop {
-        let (in_writer, owner) = (Arc::clone(shared), shared.owner.clone());
+        let taken: Arc<Mutex<Taken>> = Arc::default();
+        let (in_writer, in_write, owner) =
+            (Arc::clone(shared), Arc::clone(&taken), shared.owner.clone());
         let result = shared
             .store
             .write(move |conn| {
@@ -88,18 +93,14 @@ async fn write_waiting(shared: &Arc<Shared>) {
                     .outcomes
                     .write_queued
                     .store(false, Ordering::Release);
-                let taken = mem::take(&mut *in_writer.outcomes.lock());
-                if let Err(error) = apply_all(conn, &taken, &owner) {
-                    return Err(WriteFailure {
-                        error,
-                        taken: Some(taken),
-                    });
-                }
-                Ok(taken)
+                let mut taken = lock(&in_write);
+                taken.extend(mem::take(&mut *in_writer.outcomes.lock()));
+                apply_all(conn, &taken, &owner)
             })
             .await;
+        let taken = mem::take(&mut *lock(&taken));
         match result {
-            Ok(taken) => {
+            Ok(()) => {
                 let earliest_due = taken
                     .iter()
                     .filter_map(|(write, _)| due_again_at(write))
@@ -112,16 +113,18 @@ async fn write_waiting(shared: &Arc<Shared>) {
                 }
                 return;
             }
-            Err(WriteFailure { error, taken }) => {
-                if let Some(taken) = taken {
-                    // Put them back for the next write (ours, or another attempt's).
-                    shared.outcomes.lock().extend(taken);
-                }
+            Err(error) => {
+                // Put them back for the next write (ours, or another attempt's).
+                shared.outcomes.lock().extend(taken);
                 if shared.tasks.is_closed() {
                     tracing::error!(%error, "could not record delivery outcomes while stopping");
                     return;
                 }
-                tracing::error!(%error, "could not record delivery outcomes; retrying");
+                tracing::warn!(%error, "could not record delivery outcomes; retrying");
+                // A write that never ran (no connection) did not clear the flag; cleared
+                // here, the outcomes of attempts finishing meanwhile start a write of their own
+                // and this loop ends if one did.
+                shared.outcomes.write_queued.store(false, Ordering::Release);
                 tokio::time::sleep(RETRY_WRITE_AFTER).await;
                 if shared.outcomes.write_queued.swap(true, Ordering::AcqRel) {
                     return;
@@ -131,17 +134,12 @@ async fn write_waiting(shared: &Arc<Shared>) {
     }
 }
 
-/// A failed outcome write, with the outcomes it had taken when the failure was its own (a
-/// failed commit loses them: their claims then expire and the deliveries go out again).
-struct WriteFailure {
-    error: StoreError,
-    taken: Option<Vec<(Write, OwnedSemaphorePermit)>>,
-}
+type Taken = Vec<(Write, OwnedSemaphorePermit)>;
 
-impl From<StoreError> for WriteFailure {
-    fn from(error: StoreError) -> Self {
-        Self { error, taken: None }
-    }
+fn lock(taken: &Mutex<Taken>) -> MutexGuard<'_, Taken> {
+    taken
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// When the delivery falls due again, if it does.

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::model::Incident;
 use super::patch::{Operations, PatchInput, patch};
 use super::{IncidentError, NewIncident, create, get, list};
+use crate::chat::UNAVAILABLE_TEXT;
 use crate::chat::incidents::IncidentDesk;
 use crate::events::Outbox;
 use crate::store::PageRequest;
@@ -175,10 +176,23 @@ fn shown(incident: &Incident) -> String {
 /// What a user reads when a command or a patch is refused.
 fn reason(error: &IncidentError) -> String {
     match error {
+        IncidentError::Store(store) if store.is_unavailable() => UNAVAILABLE_TEXT.into(),
         IncidentError::Store(_) => {
             "the incident store failed; the server log has the details".into()
         }
         other => other.to_string(),
+    }
+}
+
+/// The user reads only [`reason`]; the log has the store's error. An outage is expected to
+/// pass (a warning); any other store failure is a fault (an error).
+fn log_store_failure(error: &IncidentError, what: &'static str) {
+    match error {
+        IncidentError::Store(store) if store.is_unavailable() => {
+            tracing::warn!(error = %store, "{what}: the database is unavailable");
+        }
+        IncidentError::Store(store) => tracing::error!(error = %store, "{what}"),
+        _ => {}
     }
 }
 
@@ -196,9 +210,7 @@ impl IncidentDesk for IncidentCommands {
                 .await
                 .map(|_| ())
                 .map_err(|error| {
-                    if let IncidentError::Store(store) = &error {
-                        tracing::error!(error = %store, "a chat patch failed");
-                    }
+                    log_store_failure(&error, "a chat patch failed");
                     reason(&error)
                 })
         })
@@ -207,9 +219,7 @@ impl IncidentDesk for IncidentCommands {
     fn command<'a>(&'a self, text: &'a str, actor: &'a str) -> BoxFuture<'a, String> {
         Box::pin(async move {
             self.run(text, actor).await.unwrap_or_else(|error| {
-                if let IncidentError::Store(store) = &error {
-                    tracing::error!(error = %store, "an incident command failed");
-                }
+                log_store_failure(&error, "an incident command failed");
                 reason(&error)
             })
         })

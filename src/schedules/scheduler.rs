@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Schedules;
 use super::firing::fire_due;
+use crate::periodic::Failures;
 use crate::store::{self, StoreError};
 use crate::timestamp::now_millis;
 
@@ -22,8 +23,13 @@ const HELD_ELSEWHERE: Duration = Duration::from_millis(25);
 
 pub async fn run(schedules: Schedules, stop: CancellationToken) {
     let mut held = HELD_ELSEWHERE;
+    let mut failing = Failures::new("fire due schedules");
     while !stop.is_cancelled() {
-        let wait = match pass(&schedules).await {
+        let passed = pass(&schedules).await;
+        if passed.is_ok() {
+            failing.recovered();
+        }
+        let wait = match passed {
             Ok(Some(wait)) => {
                 held = HELD_ELSEWHERE;
                 wait
@@ -33,10 +39,7 @@ pub async fn run(schedules: Schedules, stop: CancellationToken) {
                 held = (held * 2).min(AFTER_ERROR);
                 wait
             }
-            Err(error) => {
-                tracing::error!(%error, "could not fire due schedules");
-                AFTER_ERROR
-            }
+            Err(error) => failing.failed(&error),
         };
         tokio::select! {
             () = stop.cancelled() => return,

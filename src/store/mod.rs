@@ -7,6 +7,7 @@ pub mod chat_exchanges;
 pub mod connection;
 pub mod deliveries;
 pub mod delivery_log;
+mod error;
 pub mod events;
 pub mod incidents;
 pub mod migrations;
@@ -27,97 +28,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::r2d2::Pool;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tokio::sync::oneshot;
 
 use connection::ConnectionManager;
 pub use connection::{AnyConnection, ConnectError};
+pub use error::StoreError;
 pub use page::{Page, PageRequest};
 use writer::{Typed, Writer};
 
 use crate::config::DatabaseUrl;
-use crate::secrets::{Secrets, SecretsError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error("no database connection available: {0}")]
-    Pool(#[from] diesel::r2d2::PoolError),
-    /// The database cannot be reached now: a connection cannot be opened, or broke.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
-    #[error("database query failed: {0}")]
-    Query(#[from] DieselError),
-    #[error("database migration failed: {0}")]
-    Migration(String),
-    #[error("the transaction did not commit: {0}")]
-    Commit(String),
-    #[error("stored data is invalid: {0}")]
-    Corrupt(String),
-    #[error(transparent)]
-    Secrets(#[from] SecretsError),
-    #[error("database task stopped: {0}")]
-    Task(#[from] tokio::task::JoinError),
-}
-
-impl StoreError {
-    /// Why a stored resource's configuration could not be read: `what` and `id` name it.
-    pub fn unreadable(what: &str, id: &str, error: SecretsError) -> Self {
-        match error {
-            SecretsError::Json(error) => StoreError::Corrupt(format!("{what} {id}: {error}")),
-            other => StoreError::Secrets(other),
-        }
-    }
-
-    /// The database cannot be reached now: no connection could be had, or one broke.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Unavailable(_)
-                | StoreError::Pool(_)
-                | StoreError::Connect(_)
-                | StoreError::Query(DieselError::DatabaseError(
-                    DatabaseErrorKind::ClosedConnection,
-                    _
-                ))
-        )
-    }
-
-    /// A conflict with a concurrent transaction that a new attempt may not meet: PostgreSQL
-    /// broke a deadlock or refused to serialise.
-    pub fn is_transient_conflict(&self) -> bool {
-        match self {
-            StoreError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::SerializationFailure,
-                _,
-            )) => true,
-            StoreError::Query(DieselError::DatabaseError(_, info)) => {
-                info.message().contains("deadlock detected")
-            }
-            _ => false,
-        }
-    }
-
-    /// `conflict()` when this is a unique violation (a name taken), else this error.
-    pub fn unique_or<E: From<StoreError>>(self, conflict: impl FnOnce() -> E) -> E {
-        if self.is_unique_violation() {
-            conflict()
-        } else {
-            self.into()
-        }
-    }
-
-    pub fn is_unique_violation(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Query(DieselError::DatabaseError(
-                DatabaseErrorKind::UniqueViolation,
-                _
-            ))
-        )
-    }
-}
+use crate::secrets::Secrets;
 
 /// Inserts a slice of rows into a table in few statements: per row, a multi-row insert costs a
 /// fraction of a statement of its own. The rows go in chunks of fixed sizes, largest first: a
@@ -165,6 +85,8 @@ pub struct Store {
     reader: Pool<ConnectionManager>,
     writer: Arc<Writer>,
     sqlite: bool,
+    /// `limits.database_wait_ms`: the longest a request waits for the database.
+    wait: Duration,
     /// The keys that seal and open stored credentials: none until the start has loaded them.
     secrets: Arc<Secrets>,
 }
@@ -202,6 +124,7 @@ impl Store {
             reader,
             writer: Arc::new(Writer::start(writer_manager, writers)),
             sqlite,
+            wait,
             secrets: Arc::new(Secrets::default()),
         })
     }
@@ -383,8 +306,19 @@ impl Store {
     }
 
     /// Ready means: a connection answers and every migration this binary knows is applied.
+    /// The answer comes within the database wait even when a pooled connection's server stopped
+    /// answering without closing it (a network that drops packets): a load balancer's probe
+    /// must hear "not ready", not time out.
     pub async fn readiness(&self) -> Result<bool, StoreError> {
-        self.read(|conn| Ok(!migrations::has_pending(conn)?)).await
+        let check = self.read(|conn| Ok(!migrations::has_pending(conn)?));
+        tokio::time::timeout(self.wait, check)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} ms",
+                    self.wait.as_millis()
+                )))
+            })
     }
 }
 

@@ -147,49 +147,82 @@ impl Writer {
 fn write_loop(manager: &ConnectionManager, receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) {
     let mut connection: Option<AnyConnection> = None;
     while let Some(mut batch) = next_batch(receiver) {
-        let conn = match connection.as_mut() {
-            Some(conn) => conn,
-            None => match manager.open() {
-                Ok(conn) => connection.insert(conn),
-                Err(error) => {
-                    let reason = error.to_string();
-                    batch.into_iter().for_each(|job| {
-                        job.finish(Err(StoreError::Unavailable(reason.clone())));
-                    });
-                    continue;
-                }
-            },
-        };
-        CURRENT_BATCH.with(|batch| batch.set(NEXT_BATCH.fetch_add(1, Ordering::Relaxed)));
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            conn.transaction::<(), DieselError, _>(|conn| {
-                batch.iter_mut().for_each(|job| job.run(conn));
-                Ok(())
-            })
-        }));
-        CURRENT_BATCH.with(|batch| batch.set(0));
-        let (committed, replace_connection) = match outcome {
-            Ok(Ok(())) => (Ok(()), false),
-            // A connection that broke means the database went away.
-            Ok(Err(error)) if conn.is_broken() => {
-                (Err(BatchFailure::Unavailable(error.to_string())), true)
-            }
-            Ok(Err(error)) => (Err(BatchFailure::Commit(error.to_string())), false),
-            // The connection may be left mid-transaction: start afresh.
-            Err(_) => (
-                Err(BatchFailure::Commit(
-                    "a write panicked; the batch was rolled back".to_owned(),
-                )),
-                true,
-            ),
-        };
-        if replace_connection {
-            connection = None;
-        }
+        let committed = commit_batch(manager, &mut connection, &mut batch);
         batch
             .into_iter()
             .for_each(|job| job.finish(committed.clone().map_err(BatchFailure::into_error)));
     }
+}
+
+/// Runs `batch` in one transaction on the thread's connection, opening one if it has none.
+/// A connection kept from earlier batches may have died meanwhile (the database restarted or
+/// was out of reach): when the transaction fails before any job ran, the batch is tried once
+/// more on a new connection, so the first writes after the database's return do not fail for
+/// a connection that broke while it was away.
+fn commit_batch(
+    manager: &ConnectionManager,
+    connection: &mut Option<AnyConnection>,
+    batch: &mut [Box<dyn WriteJob>],
+) -> Result<(), BatchFailure> {
+    loop {
+        let kept = connection.is_some();
+        let conn = match connection {
+            Some(conn) => conn,
+            None => match manager.open() {
+                Ok(conn) => connection.insert(conn),
+                Err(error) => return Err(BatchFailure::Unavailable(error.to_string())),
+            },
+        };
+        let (outcome, ran) = run_batch(conn, batch);
+        let Err((failure, replace_connection)) = outcome else {
+            return Ok(());
+        };
+        if replace_connection || (kept && !ran) {
+            *connection = None;
+        }
+        if ran || !kept {
+            return Err(failure);
+        }
+    }
+}
+
+/// Runs every job of `batch` in a transaction; says whether any job ran, and on failure
+/// whether the connection must be replaced.
+fn run_batch(
+    conn: &mut AnyConnection,
+    batch: &mut [Box<dyn WriteJob>],
+) -> (Result<(), (BatchFailure, bool)>, bool) {
+    let mut ran = false;
+    CURRENT_BATCH.with(|batch| batch.set(NEXT_BATCH.fetch_add(1, Ordering::Relaxed)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        conn.transaction::<(), DieselError, _>(|conn| {
+            ran = true;
+            batch.iter_mut().for_each(|job| job.run(conn));
+            Ok(())
+        })
+    }));
+    CURRENT_BATCH.with(|batch| batch.set(0));
+    let result = match outcome {
+        Ok(Ok(())) => Ok(()),
+        // A connection that broke means the database went away, maybe in the middle of
+        // COMMIT: whether the batch committed is unknown, and the caller hears 503 like
+        // any other outage (it may try again; a `2xx` is only ever said of a commit seen).
+        Ok(Err(error)) if conn.is_broken() => {
+            Err((BatchFailure::Unavailable(error.to_string()), true))
+        }
+        // A full disk rolls the batch back (SQLite may have ended the transaction itself,
+        // so the connection starts afresh); once there is room, the same writes succeed.
+        Ok(Err(error)) if super::error::is_unavailable_query(&error) => {
+            Err((BatchFailure::Unavailable(error.to_string()), true))
+        }
+        Ok(Err(error)) => Err((BatchFailure::Commit(error.to_string()), false)),
+        // The connection may be left mid-transaction: start afresh.
+        Err(_) => Err((
+            BatchFailure::Commit("a write panicked; the batch was rolled back".to_owned()),
+            true,
+        )),
+    };
+    (result, ran)
 }
 
 /// Why a batch did not commit, for each of its jobs.

@@ -89,12 +89,7 @@ impl TestDatabase {
     pub fn create(backend: &Backend) -> TestDatabase {
         let dir = tempfile::tempdir().expect("temporary folder");
         match backend {
-            Backend::Sqlite => TestDatabase {
-                url: DatabaseUrl::Sqlite(dir.path().join("switchyard.db")),
-                dir,
-                secrets_key: Key::generate().expect("a secrets key"),
-                postgres: None,
-            },
+            Backend::Sqlite => TestDatabase::sqlite_in(dir),
             Backend::Postgres(server_url) => {
                 let name = format!("switchyard_test_{}", uuid::Uuid::new_v4().simple());
                 let mut admin = PgConnection::establish(server_url).expect("PostgreSQL server");
@@ -110,6 +105,16 @@ impl TestDatabase {
                     postgres: Some((server_url.clone(), name)),
                 }
             }
+        }
+    }
+
+    /// A SQLite database in `dir`, which the test prepared (a small file system of its own).
+    pub fn sqlite_in(dir: TempDir) -> TestDatabase {
+        TestDatabase {
+            url: DatabaseUrl::Sqlite(dir.path().join("switchyard.db")),
+            dir,
+            secrets_key: Key::generate().expect("a secrets key"),
+            postgres: None,
         }
     }
 
