@@ -9,6 +9,7 @@ pub mod deliveries;
 pub mod delivery_log;
 pub mod events;
 pub mod incidents;
+mod locks;
 pub mod migrations;
 mod page;
 pub mod reply_links;
@@ -31,6 +32,7 @@ use tokio::sync::oneshot;
 
 use connection::ConnectionManager;
 pub use connection::{AnyConnection, ConnectError};
+pub use locks::Locks;
 pub use page::{Page, PageRequest};
 use writer::{Typed, Writer};
 
@@ -252,7 +254,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.submit(work, None).await
+        self.submit(work, None, Locks::none()).await
     }
 
     /// [`Store::write`]; if the caller stops waiting (its future is dropped) and the write
@@ -263,10 +265,15 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.submit(work, Some(orphaned)).await
+        self.submit(work, Some(orphaned), Locks::none()).await
     }
 
-    async fn submit<T, E, F>(&self, work: F, orphaned: Option<Orphaned<T>>) -> Result<T, E>
+    async fn submit<T, E, F>(
+        &self,
+        work: F,
+        orphaned: Option<Orphaned<T>>,
+        locks: Locks,
+    ) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -274,7 +281,7 @@ impl Store {
     {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .submit(Box::new(Typed::new(work, reply, orphaned)))?;
+            .submit(Box::new(Typed::new(work, reply, orphaned, locks)))?;
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Commit("the database writer stopped".into()).into())
         })
@@ -312,20 +319,23 @@ impl Store {
 
     /// [`Store::write`], attempted again (up to [`WRITE_ATTEMPTS`] times in all) when it lost
     /// to a concurrent transaction. For work that locks rows other writers may lock in another
-    /// order, as changes to incidents do on PostgreSQL.
+    /// order.
     pub async fn write_retrying<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
-        self.retrying(work, || None).await
+        self.retrying(work, || None, Locks::none()).await
     }
 
-    /// [`Store::write_retrying`]; `orphaned` makes what each attempt hands over should its
-    /// caller stop waiting ([`Store::write_or_orphan`]).
-    pub async fn write_retrying_or_orphan<T, E, F>(
+    /// [`Store::write_retrying`] for work that changes the incidents `locks` names: on
+    /// PostgreSQL it takes turns with other changes to them (see `locks`), and with nothing else.
+    /// `orphaned` makes what each attempt hands over should its caller stop waiting
+    /// ([`Store::write_or_orphan`]).
+    pub async fn write_retrying_locked<T, E, F>(
         &self,
+        locks: Locks,
         work: F,
         orphaned: impl Fn() -> Orphaned<T>,
     ) -> Result<T, E>
@@ -334,13 +344,14 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
-        self.retrying(work, || Some(orphaned())).await
+        self.retrying(work, || Some(orphaned()), locks).await
     }
 
     async fn retrying<T, E, F>(
         &self,
         work: F,
         orphaned: impl Fn() -> Option<Orphaned<T>>,
+        locks: Locks,
     ) -> Result<T, E>
     where
         F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
@@ -349,7 +360,7 @@ impl Store {
     {
         let mut attempt = 1;
         loop {
-            match self.submit(work.clone(), orphaned()).await {
+            match self.submit(work.clone(), orphaned(), locks.clone()).await {
                 Err(error) if error.is_transient() && attempt < WRITE_ATTEMPTS => attempt += 1,
                 result => return result,
             }

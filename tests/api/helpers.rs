@@ -255,6 +255,17 @@ impl TestApp {
         spawn_on(db, adjust).await
     }
 
+    /// A second server on this one's database, on its own thread and runtime as a second
+    /// process would be. The database stays this app's: drop the second one first.
+    pub async fn spawn_beside(&self) -> TestApp {
+        let db = TestDatabase {
+            url: self.db().url.clone(),
+            dir: tempfile::tempdir().expect("temporary folder"),
+            postgres: None,
+        };
+        spawn_on(db, |_| {}).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
