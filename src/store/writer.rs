@@ -259,3 +259,35 @@ fn next_batch(receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) -> Option<Vec<Box<d
     }
     Some(batch)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> StoreError {
+        StoreError::Query(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    /// Each job's `write_retrying` decides from the error it is handed whether to try again.
+    #[test]
+    fn a_batch_lost_to_a_concurrent_transaction_tells_each_job_to_try_again() {
+        let deadlock = database_error(DatabaseErrorKind::Unknown, "deadlock detected");
+        let serialization = database_error(DatabaseErrorKind::SerializationFailure, "could not");
+        for lost in [deadlock, serialization] {
+            let failure = BatchFailure::of(lost);
+            assert!(failure.clone().into_error().is_transient_conflict());
+            assert!(
+                failure.into_error().is_transient_conflict(),
+                "for every job"
+            );
+        }
+        let other = database_error(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(matches!(
+            BatchFailure::of(other).into_error(),
+            StoreError::Commit(_)
+        ));
+    }
+}
