@@ -159,7 +159,13 @@ pub struct Store {
 
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_READERS: u32 = 12;
-const POSTGRES_WRITERS: usize = 4;
+/// Writer threads (connections) on PostgreSQL. Since incident changes stopped taking turns on one
+/// lock (issue 20) the writers are busy at once, and on the 2-core reference host every writer
+/// beyond what the cores can feed only splits the queue into smaller batches: more commits and
+/// wake-ups for the same work. Measured there (BENCHMARKS.md, issue 20): alerts 1,861–1,906 a
+/// second with 4 writers, 2,063–2,129 with 3, 1,763–1,772 with 6; durable deliveries 4,683–4,900
+/// with 4, 5,465–5,708 with 3.
+const POSTGRES_WRITERS: usize = 3;
 /// How long a reader waits for a connection unless told otherwise (`limits.database_wait_ms`).
 const DEFAULT_WAIT: Duration = Duration::from_secs(2);
 
