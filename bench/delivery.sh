@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end delivery benchmark (issue 3): durable deliveries a second from client send to
 # receiver arrival, on SQLite and PostgreSQL (one and two processes), intake alone, and latency
-# at 20 events a second; alerts accepted a second (issue 6), one by one and through an
+# at 20 events a second; alerts accepted a second (issue 6; on PostgreSQL alone, one or two
+# processes, with alerts-postgres and alerts-postgres2: issue 20), one by one and through an
 # Alertmanager source in groups of 50 (issue 18).
-# Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|alerts|sources|all]
+# Usage: bench/delivery.sh [sqlite|postgres|postgres2|intake|latency|alerts|alerts-postgres|alerts-postgres2|sources|all]
 #        BIN=/path/to/an/older/switchyard bench/delivery.sh sqlite   (measures that build instead)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,10 +55,9 @@ case $scenario in intake|all)
     run "SQLite intake only (no webhook)" "sqlite://$WORK/b.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --no-webhook
     run "PostgreSQL intake only (no webhook)" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --no-webhook;;
 esac
-case $scenario in alerts|all)
-    run "SQLite alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "sqlite://$WORK/d.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000
-    run "PostgreSQL alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000;;
-esac
+case $scenario in alerts|all) run "SQLite alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "sqlite://$WORK/d.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000;; esac
+case $scenario in alerts|alerts-postgres|all) run "PostgreSQL alerts, $EVENTS triggers over 1000 keys, one webhook on incident.*" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000;; esac
+case $scenario in alerts|alerts-postgres2|all) run "PostgreSQL alerts, two processes, $EVENTS triggers over 1000 keys, one webhook on incident.*" "$(fresh_pg)" 2 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000;; esac
 case $scenario in sources|all)
     run "SQLite source: Alertmanager groups of 50 alerts over 1000 fingerprints, one webhook on incident.*" "sqlite://$WORK/e.db" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000 --groups 50
     run "PostgreSQL source: Alertmanager groups of 50 alerts over 1000 fingerprints, one webhook on incident.*" "$(fresh_pg)" 1 --events "$EVENTS" --connections "$CONNECTIONS" --alerts 1000 --groups 50;;

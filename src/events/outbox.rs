@@ -11,7 +11,7 @@ use super::PreparedEvent;
 use crate::delivery::{Addressed, DeliveryEngine, NewDeliveries};
 use crate::model::EncodedEvent;
 use crate::store::events::EventRow;
-use crate::store::{self, AnyConnection, Orphaned, Store, StoreError, Transient};
+use crate::store::{self, AnyConnection, Locks, Orphaned, Store, StoreError, Transient};
 use crate::webhooks::Webhook;
 
 /// Which transaction a write runs in.
@@ -83,9 +83,10 @@ impl Outbox {
         Ok(value)
     }
 
-    /// [`Outbox::write`], attempted again when it lost to a concurrent transaction
-    /// ([`Store::write_retrying`]). A failed attempt's deliveries are dropped with it.
-    pub async fn write_retrying<T, E, F>(&self, work: F) -> Result<T, E>
+    /// [`Outbox::write`] for work that changes the incidents `locks` names, taking turns with
+    /// other changes to them, and attempted again when it lost to a concurrent transaction
+    /// ([`Store::write_retrying_locked`]). A failed attempt's deliveries are dropped with it.
+    pub async fn write_retrying_locked<T, E, F>(&self, locks: Locks, work: F) -> Result<T, E>
     where
         F: Fn(&mut Transaction<'_>) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
@@ -95,7 +96,7 @@ impl Outbox {
         let work = move |conn: &mut AnyConnection| Transaction::run(conn, &engine, work.clone());
         let (value, created) = self
             .store
-            .write_retrying_or_orphan(work, || self.orphaned())
+            .write_retrying_locked(locks, work, || self.orphaned())
             .await?;
         start(&self.engine, created);
         Ok(value)

@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::patch::{self, Operations, Patch};
-use super::{Incident, IncidentError, find};
+use super::{Incident, IncidentError, find_by_id, locate};
 use crate::delivery::{Answer, AnswerHandler, DeliveryEngine};
 use crate::events::Outbox;
 use crate::store::{self, Store};
@@ -66,12 +66,11 @@ async fn patch_once(
     answer: Answer,
     patch: Patch,
 ) -> Result<Option<Incident>, IncidentError> {
+    let (id, locks) = locate(outbox.store(), &answer.incident_id).await?;
     outbox
-        .write_retrying(move |tx| {
-            store::incidents::lock_for_changes(tx)?;
+        .write_retrying_locked(locks, move |tx| {
             let now = now_millis();
-            let row = find(tx, &answer.incident_id)?
-                .ok_or_else(|| IncidentError::NotFound(answer.incident_id.clone()))?;
+            let row = find_by_id(tx, &id)?;
             if !store::incidents::mark_answer_applied(tx, &answer.delivery_id, &row.id, now)? {
                 return Ok(None);
             }

@@ -1,10 +1,10 @@
 //! Forwarding an incident to a webhook (`POST /api/v1/incidents/{id}/forward`, SPEC §6.2).
 
 use super::changes::{self, Entry};
-use super::{Incident, IncidentError, find, get};
+use super::{Incident, IncidentError, find_by_id, get, locate};
 use crate::events::Outbox;
+use crate::store::StoreError;
 use crate::store::incidents::IncidentRow;
-use crate::store::{self, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
@@ -17,13 +17,11 @@ pub async fn forward(
     webhook_id: &str,
     actor: &str,
 ) -> Result<Incident, IncidentError> {
-    let (reference, webhook_id) = (reference.to_owned(), webhook_id.to_owned());
-    let actor = actor.to_owned();
+    let (id, locks) = locate(outbox.store(), reference).await?;
+    let (webhook_id, actor) = (webhook_id.to_owned(), actor.to_owned());
     let forwarded = outbox
-        .write_retrying(move |tx| {
-            store::incidents::lock_for_changes(tx)?;
-            let row =
-                find(tx, &reference)?.ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+        .write_retrying_locked(locks, move |tx| {
+            let row = find_by_id(tx, &id)?;
             let webhook = tx
                 .webhook(&webhook_id)?
                 .ok_or_else(|| Invalid::new("webhook", format!("no webhook `{webhook_id}`")))?;

@@ -11,7 +11,7 @@ use super::model::{Attribute, Incident, parse_severity};
 use crate::events::{Outbox, Transaction};
 use crate::ids::new_id;
 use crate::store::incidents::IncidentRow;
-use crate::store::{self, Store, StoreError};
+use crate::store::{self, Locks, Store, StoreError};
 use crate::templates::text::truncate;
 use crate::templates::value_text;
 use crate::timestamp::now_millis;
@@ -211,9 +211,13 @@ pub async fn create(
 ) -> Result<Incident, IncidentError> {
     let opening = Opening::checked(input)?;
     let actor = actor.to_owned();
+    // One without a dedup key is nobody else's to change before it commits.
+    let locks = opening
+        .dedup_key
+        .as_deref()
+        .map_or_else(Locks::none, Locks::dedup_key);
     let incident = outbox
-        .write_retrying(move |tx| {
-            store::incidents::lock_for_changes(tx)?;
+        .write_retrying_locked(locks, move |tx| {
             let now = now_millis();
             let entry = Entry {
                 intent: "created",
@@ -293,8 +297,7 @@ pub async fn alert(
     let key = alert.key.clone();
     let actor = actor.to_owned();
     let (result, changed) = outbox
-        .write_retrying(move |tx| {
-            store::incidents::lock_for_changes(tx)?;
+        .write_retrying_locked(Locks::dedup_key(&key), move |tx| {
             apply(tx, &alert, &actor, now_millis())
         })
         .await?;
@@ -307,9 +310,9 @@ pub async fn alert(
     Ok((result, incident))
 }
 
-/// Applies `alert` in the caller's transaction, which holds the lock for incident changes
-/// (`store::incidents::lock_for_changes`); returns what it did and the incident as it
-/// changed (`None` when it did not change).
+/// Applies `alert` in the caller's transaction, which holds the lock of the alert's dedup key
+/// (`Locks::dedup_key`); returns what it did and the incident as it changed (`None` when it did
+/// not change).
 pub fn apply(tx: &mut Transaction<'_>, alert: &CheckedAlert, actor: &str, now: i64) -> Outcome {
     let current = store::incidents::find_unresolved(tx, &alert.key)?;
     let entry = |intent| Entry {

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use crate::model::incident_fields::STATUSES;
 use crate::store::incidents::{IncidentFilter, IncidentRow};
-use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError, Transient};
+use crate::store::{self, AnyConnection, Locks, Page, PageRequest, Store, StoreError, Transient};
 use crate::validation::Invalid;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +69,24 @@ impl From<PatchError> for IncidentError {
             PatchError::Store(store) => store.into(),
         }
     }
+}
+
+/// The id of the incident `reference` names, and the locks a change to it takes (read before
+/// the change, which must declare them before it runs). The change reads the incident again
+/// by id under those locks; what decides them, its dedup key or else its id, never changes.
+async fn locate(store: &Store, reference: &str) -> Result<(String, Locks), IncidentError> {
+    let reference = reference.to_owned();
+    store
+        .read(move |conn| {
+            let row = find(conn, &reference)?.ok_or(IncidentError::NotFound(reference))?;
+            Ok((row.id.clone(), Locks::incident(&row)))
+        })
+        .await
+}
+
+/// The incident `id`, read in the caller's transaction; `NotFound` if there is none.
+fn find_by_id(conn: &mut AnyConnection, id: &str) -> Result<IncidentRow, IncidentError> {
+    store::incidents::find(conn, id)?.ok_or_else(|| IncidentError::NotFound(id.to_owned()))
 }
 
 /// An incident row by id (`inc_…`) or by number.

@@ -7,10 +7,10 @@ use serde::Deserialize;
 use super::changes::{self, Entry};
 use super::lifecycle::{Intent, Transition, attributes_json, parse_attributes, transition, upsert};
 use super::model::{Attribute, Incident, parse_severity};
-use super::{IncidentError, find, get};
+use super::{IncidentError, find_by_id, get, locate};
 use crate::events::{Outbox, Transaction};
+use crate::store::StoreError;
 use crate::store::incidents::IncidentRow;
-use crate::store::{self, StoreError};
 use crate::timestamp::now_millis;
 use crate::validation::Invalid;
 
@@ -141,12 +141,11 @@ pub async fn patch(
     actor: &str,
 ) -> Result<Incident, IncidentError> {
     let checked = input.operations.check()?;
-    let (reference, actor) = (reference.to_owned(), actor.to_owned());
+    let (id, locks) = locate(outbox.store(), reference).await?;
+    let actor = actor.to_owned();
     let patched = outbox
-        .write_retrying(move |tx| {
-            store::incidents::lock_for_changes(tx)?;
-            let row =
-                find(tx, &reference)?.ok_or_else(|| IncidentError::NotFound(reference.clone()))?;
+        .write_retrying_locked(locks, move |tx| {
+            let row = find_by_id(tx, &id)?;
             Ok::<_, IncidentError>(apply(tx, row, &checked, &actor, now_millis())?)
         })
         .await?;

@@ -17,7 +17,7 @@ use crate::incidents::{self, CheckedAlert, IncidentError};
 use crate::model::event_types::is_postable;
 use crate::outbound::display::LOGGED_BODY_BYTES;
 use crate::store::sources::RequestRow;
-use crate::store::{self, StoreError, Transient};
+use crate::store::{self, Locks, StoreError, Transient};
 use crate::templates::text::truncate;
 use crate::timestamp::{now_millis, to_rfc3339};
 
@@ -97,8 +97,14 @@ impl Sources {
             .collect::<Result<Vec<_>, StoreError>>()?;
         let log = log_row(&source, &request, now);
         let actor = format!("source:{}", source.spec.name);
+        let locks = Locks::dedup_keys(planned.iter().filter_map(|item| match item {
+            Planned::Alert(alert) => Some(alert.key()),
+            Planned::Event(_) => None,
+        }));
         self.outbox
-            .write_retrying(move |tx| store_all(tx, &planned, unmapped.as_deref(), &log, &actor))
+            .write_retrying_locked(locks, move |tx| {
+                store_all(tx, &planned, unmapped.as_deref(), &log, &actor)
+            })
             .await
     }
 
@@ -263,7 +269,8 @@ fn checked(
     checked(source, request, mapping, kept)
 }
 
-/// Stores every item and the request in the caller's transaction; returns what each became.
+/// Stores every item and the request in the caller's transaction, which holds the locks of its
+/// alerts' dedup keys; returns what each became.
 fn store_all(
     tx: &mut Transaction<'_>,
     planned: &[Planned],
@@ -271,9 +278,6 @@ fn store_all(
     log: &RequestRow,
     actor: &str,
 ) -> Result<Value, SourceError> {
-    if planned.iter().any(|item| matches!(item, Planned::Alert(_))) {
-        store::incidents::lock_for_changes(tx)?;
-    }
     let now = now_millis();
     let (mut alerts, mut events) = (Vec::new(), Vec::new());
     for item in planned {

@@ -85,7 +85,7 @@ impl StoreError {
 
 /// A query that failed because the database went away or has no room, not because of what
 /// it asked.
-pub(super) fn is_unavailable_query(error: &DieselError) -> bool {
+fn is_unavailable_query(error: &DieselError) -> bool {
     match error {
         DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => true,
         DieselError::DatabaseError(_, info) => is_out_of_space(info.message()),

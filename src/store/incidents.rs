@@ -55,26 +55,11 @@ pub struct IncidentFilter {
 
 diesel::define_sql_function!(fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-/// Key of the PostgreSQL advisory lock that incident changes take (any constant unique in
-/// this database; the migration lock uses another).
-const PG_INCIDENTS_LOCK: i64 = 0x5357_4943_4944;
-
-/// Makes changes to incidents take turns until the transaction ends. Without it, writer
-/// threads (and processes) that batch several changes can lock the counter, incident rows and
-/// dedup keys in different orders and deadlock; PostgreSQL would break the cycle, but only after
-/// a second. SQLite has one writer at a time already.
-pub fn lock_for_changes(conn: &mut AnyConnection) -> Result<(), StoreError> {
-    if let AnyConnection::Postgresql(c) = conn {
-        diesel::connection::SimpleConnection::batch_execute(
-            c,
-            &format!("SELECT pg_advisory_xact_lock({PG_INCIDENTS_LOCK})"),
-        )?;
-    }
-    Ok(())
-}
-
 /// The next incident number. On PostgreSQL the counter's row lock makes concurrent
-/// transactions take turns until the first commits, so numbers never repeat.
+/// transactions take turns until the first commits, so numbers never repeat (nor skip: a
+/// sequence would not wait, but would leave a gap for every rolled back opening). Its holder
+/// already holds every advisory lock it will take (`locks`), so whoever waits here holds nothing
+/// it waits for.
 pub fn next_number(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     let target = counters::table.find("incident_number");
     Ok(on_backend!(conn, |c| diesel::update(target)

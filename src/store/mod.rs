@@ -10,6 +10,7 @@ pub mod delivery_log;
 mod error;
 pub mod events;
 pub mod incidents;
+mod locks;
 pub mod migrations;
 mod page;
 pub mod reply_links;
@@ -33,6 +34,7 @@ use tokio::sync::oneshot;
 use connection::ConnectionManager;
 pub use connection::{AnyConnection, ConnectError};
 pub use error::StoreError;
+pub use locks::Locks;
 pub use page::{Page, PageRequest};
 use writer::{Typed, Writer};
 
@@ -93,7 +95,13 @@ pub struct Store {
 
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_READERS: u32 = 12;
-const POSTGRES_WRITERS: usize = 4;
+/// Writer threads (connections) on PostgreSQL. Since incident changes stopped taking turns on one
+/// lock (issue 20) the writers are busy at once, and on the 2-core reference host every writer
+/// beyond what the cores can feed only splits the queue into smaller batches: more commits and
+/// wake-ups for the same work. Measured there (BENCHMARKS.md, issue 20): alerts 1,861–1,906 a
+/// second with 4 writers, 2,063–2,129 with 3, 1,763–1,772 with 6; durable deliveries 4,683–4,900
+/// with 4, 5,465–5,708 with 3.
+const POSTGRES_WRITERS: usize = 3;
 /// How long a reader waits for a connection unless told otherwise (`limits.database_wait_ms`).
 const DEFAULT_WAIT: Duration = Duration::from_secs(2);
 
@@ -201,7 +209,7 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.submit(work, None).await
+        self.submit(work, None, Locks::none()).await
     }
 
     /// [`Store::write`]; if the caller stops waiting (its future is dropped) and the write
@@ -212,10 +220,15 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
-        self.submit(work, Some(orphaned)).await
+        self.submit(work, Some(orphaned), Locks::none()).await
     }
 
-    async fn submit<T, E, F>(&self, work: F, orphaned: Option<Orphaned<T>>) -> Result<T, E>
+    async fn submit<T, E, F>(
+        &self,
+        work: F,
+        orphaned: Option<Orphaned<T>>,
+        locks: Locks,
+    ) -> Result<T, E>
     where
         F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
@@ -223,7 +236,7 @@ impl Store {
     {
         let (reply, answer) = oneshot::channel();
         self.writer
-            .submit(Box::new(Typed::new(work, reply, orphaned)))?;
+            .submit(Box::new(Typed::new(work, reply, orphaned, locks)))?;
         answer.await.unwrap_or_else(|_| {
             Err(StoreError::Commit("the database writer stopped".into()).into())
         })
@@ -261,20 +274,23 @@ impl Store {
 
     /// [`Store::write`], attempted again (up to [`WRITE_ATTEMPTS`] times in all) when it lost
     /// to a concurrent transaction. For work that locks rows other writers may lock in another
-    /// order, as changes to incidents do on PostgreSQL.
+    /// order.
     pub async fn write_retrying<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
-        self.retrying(work, || None).await
+        self.retrying(work, || None, Locks::none()).await
     }
 
-    /// [`Store::write_retrying`]; `orphaned` makes what each attempt hands over should its
-    /// caller stop waiting ([`Store::write_or_orphan`]).
-    pub async fn write_retrying_or_orphan<T, E, F>(
+    /// [`Store::write_retrying`] for work that changes the incidents `locks` names: on
+    /// PostgreSQL it takes turns with other changes to them (see `locks`), and with nothing else.
+    /// `orphaned` makes what each attempt hands over should its caller stop waiting
+    /// ([`Store::write_or_orphan`]).
+    pub async fn write_retrying_locked<T, E, F>(
         &self,
+        locks: Locks,
         work: F,
         orphaned: impl Fn() -> Orphaned<T>,
     ) -> Result<T, E>
@@ -283,13 +299,14 @@ impl Store {
         T: Send + 'static,
         E: From<StoreError> + Transient + Send + 'static,
     {
-        self.retrying(work, || Some(orphaned())).await
+        self.retrying(work, || Some(orphaned()), locks).await
     }
 
     async fn retrying<T, E, F>(
         &self,
         work: F,
         orphaned: impl Fn() -> Option<Orphaned<T>>,
+        locks: Locks,
     ) -> Result<T, E>
     where
         F: Fn(&mut AnyConnection) -> Result<T, E> + Clone + Send + 'static,
@@ -298,7 +315,7 @@ impl Store {
     {
         let mut attempt = 1;
         loop {
-            match self.submit(work.clone(), orphaned()).await {
+            match self.submit(work.clone(), orphaned(), locks.clone()).await {
                 Err(error) if error.is_transient() && attempt < WRITE_ATTEMPTS => attempt += 1,
                 result => return result,
             }

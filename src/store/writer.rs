@@ -2,7 +2,9 @@
 //! (up to a batch), runs each in its own savepoint, commits once, and only then answers each
 //! caller. A failing job rolls back its savepoint alone; a failed commit fails the whole batch.
 //! Nobody hears "done" before their change is committed, and a burst of writes costs one commit
-//! instead of one each.
+//! instead of one each. On PostgreSQL a batch first takes the advisory locks of every incident its
+//! jobs change (`locks`), all at once and in order, so that batches changing different incidents
+//! run side by side and those changing one incident take turns.
 
 use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -12,10 +14,11 @@ use std::sync::{Arc, Mutex};
 
 use diesel::Connection;
 use diesel::r2d2::R2D2Connection;
-use diesel::result::Error as DieselError;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use tokio::sync::oneshot;
 
 use super::connection::{AnyConnection, ConnectionManager};
+use super::locks::{self, Locks};
 use super::{Orphaned, StoreError};
 
 /// The most jobs one transaction takes.
@@ -35,6 +38,8 @@ pub fn current_batch() -> u64 {
 
 /// A write waiting for a writer thread.
 pub(super) trait WriteJob: Send {
+    /// The advisory lock keys of the incidents it changes (sorted), taken before the batch runs.
+    fn locks(&self) -> &[i64];
     fn run(&mut self, conn: &mut AnyConnection);
     /// Answers the caller once the batch's fate is known.
     fn finish(self: Box<Self>, committed: Result<(), StoreError>);
@@ -45,6 +50,7 @@ pub(super) struct Typed<T, E, F> {
     outcome: Option<Result<T, E>>,
     reply: oneshot::Sender<Result<T, E>>,
     orphaned: Option<Orphaned<T>>,
+    locks: Locks,
 }
 
 impl<T, E, F> Typed<T, E, F> {
@@ -52,12 +58,14 @@ impl<T, E, F> Typed<T, E, F> {
         work: F,
         reply: oneshot::Sender<Result<T, E>>,
         orphaned: Option<Orphaned<T>>,
+        locks: Locks,
     ) -> Self {
         Self {
             work: Some(work),
             outcome: None,
             reply,
             orphaned,
+            locks,
         }
     }
 }
@@ -94,6 +102,10 @@ where
     T: Send,
     E: From<StoreError> + Send,
 {
+    fn locks(&self) -> &[i64] {
+        self.locks.keys()
+    }
+
     fn run(&mut self, conn: &mut AnyConnection) {
         let Some(work) = self.work.take() else { return };
         // Inside the batch's transaction this is a savepoint.
@@ -193,9 +205,13 @@ fn run_batch(
     batch: &mut [Box<dyn WriteJob>],
 ) -> (Result<(), (BatchFailure, bool)>, bool) {
     let mut ran = false;
+    let keys = batch_locks(batch);
     CURRENT_BATCH.with(|batch| batch.set(NEXT_BATCH.fetch_add(1, Ordering::Relaxed)));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        conn.transaction::<(), DieselError, _>(|conn| {
+        conn.transaction::<(), StoreError, _>(|conn| {
+            // Before any job takes a row lock: see `locks`. They end with the transaction,
+            // committed or not; a job rolled back to its savepoint leaves them held.
+            locks::take(conn, keys.keys())?;
             ran = true;
             batch.iter_mut().for_each(|job| job.run(conn));
             Ok(())
@@ -212,10 +228,10 @@ fn run_batch(
         }
         // A full disk rolls the batch back (SQLite may have ended the transaction itself,
         // so the connection starts afresh); once there is room, the same writes succeed.
-        Ok(Err(error)) if super::error::is_unavailable_query(&error) => {
+        Ok(Err(error)) if error.is_unavailable() => {
             Err((BatchFailure::Unavailable(error.to_string()), true))
         }
-        Ok(Err(error)) => Err((BatchFailure::Commit(error.to_string()), false)),
+        Ok(Err(error)) => Err((BatchFailure::of(error), false)),
         // The connection may be left mid-transaction: start afresh.
         Err(_) => Err((
             BatchFailure::Commit("a write panicked; the batch was rolled back".to_owned()),
@@ -225,18 +241,38 @@ fn run_batch(
     (result, ran)
 }
 
+/// The union of the batch's lock keys, sorted and without repeats.
+fn batch_locks(batch: &[Box<dyn WriteJob>]) -> Locks {
+    Locks::from_keys(batch.iter().flat_map(|job| job.locks()).copied().collect())
+}
+
 /// Why a batch did not commit, for each of its jobs.
 #[derive(Clone)]
 enum BatchFailure {
     Unavailable(String),
     Commit(String),
+    /// PostgreSQL broke a deadlock or refused to serialise (taking the locks, or committing):
+    /// kept as such so that each job's `write_retrying` tries again rather than failing.
+    Conflict(DatabaseErrorKind, String),
 }
 
 impl BatchFailure {
+    fn of(error: StoreError) -> Self {
+        if error.is_transient_conflict()
+            && let StoreError::Query(DieselError::DatabaseError(kind, info)) = &error
+        {
+            return BatchFailure::Conflict(*kind, info.message().to_owned());
+        }
+        BatchFailure::Commit(error.to_string())
+    }
+
     fn into_error(self) -> StoreError {
         match self {
             BatchFailure::Unavailable(reason) => StoreError::Unavailable(reason),
             BatchFailure::Commit(reason) => StoreError::Commit(reason),
+            BatchFailure::Conflict(kind, message) => {
+                StoreError::Query(DieselError::DatabaseError(kind, Box::new(message)))
+            }
         }
     }
 }
@@ -255,4 +291,36 @@ fn next_batch(receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) -> Option<Vec<Box<d
         }
     }
     Some(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> StoreError {
+        StoreError::Query(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    /// Each job's `write_retrying` decides from the error it is handed whether to try again.
+    #[test]
+    fn a_batch_lost_to_a_concurrent_transaction_tells_each_job_to_try_again() {
+        let deadlock = database_error(DatabaseErrorKind::Unknown, "deadlock detected");
+        let serialization = database_error(DatabaseErrorKind::SerializationFailure, "could not");
+        for lost in [deadlock, serialization] {
+            let failure = BatchFailure::of(lost);
+            assert!(failure.clone().into_error().is_transient_conflict());
+            assert!(
+                failure.into_error().is_transient_conflict(),
+                "for every job"
+            );
+        }
+        let other = database_error(DatabaseErrorKind::UniqueViolation, "duplicate key");
+        assert!(matches!(
+            BatchFailure::of(other).into_error(),
+            StoreError::Commit(_)
+        ));
+    }
 }

@@ -273,6 +273,19 @@ impl TestApp {
         self.db.take().expect("database")
     }
 
+    /// A second server on this one's database, on its own thread and runtime as a second
+    /// process would be. The database stays this app's: drop the second one first.
+    pub async fn spawn_beside(&self) -> TestApp {
+        let db = TestDatabase {
+            url: self.db().url.clone(),
+            dir: tempfile::tempdir().expect("temporary folder"),
+            // Processes sharing a database share its secrets key.
+            secrets_key: self.db().secrets_key.clone(),
+            postgres: None,
+        };
+        spawn_on(db, |_| {}).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -14,6 +14,7 @@ mod events;
 mod formats;
 mod health;
 mod http_errors;
+mod incident_locks;
 mod incidents;
 mod observability;
 mod outage;
