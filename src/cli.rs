@@ -136,11 +136,12 @@ pub enum CliError {
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Broken { .. }
-            | CliError::Secrets(SecretsStartError::Missing(_) | SecretsStartError::Wrong { .. })
-            | CliError::Startup(StartupError::Secrets(
-                SecretsStartError::Missing(_) | SecretsStartError::Wrong { .. },
-            )) => EXIT_CONFIG,
+            CliError::Broken { .. } => EXIT_CONFIG,
+            CliError::Secrets(error) | CliError::Startup(StartupError::Secrets(error))
+                if error.is_configuration() =>
+            {
+                EXIT_CONFIG
+            }
             CliError::Database { .. }
             | CliError::MissingFolder { .. }
             | CliError::Startup(StartupError::Database { .. }) => EXIT_DATABASE,

@@ -257,11 +257,42 @@ pub fn env_name_list<'de, D: Deserializer<'de>>(
 }
 
 pub fn key_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Key>, D::Error> {
-    deserializer.deserialize_any(ListOf {
-        plural: "keys",
-        one: "a key: base64 of 32 bytes (`switchyard secrets new-key` prints one)",
-        item: PhantomData,
-    })
+    deserializer.deserialize_any(KeyList)
+}
+
+/// Keys are secrets: one that does not parse is named by its place in the list, never shown.
+struct KeyList;
+
+impl KeyList {
+    fn parse<E: de::Error>(position: usize, text: &str) -> Result<Key, E> {
+        text.parse()
+            .map_err(|reason| E::custom(format!("key {} of the list {reason}", position + 1)))
+    }
+}
+
+impl<'de> de::Visitor<'de> for KeyList {
+    type Value = Vec<Key>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of keys or a comma-separated string")
+    }
+
+    fn visit_str<E: de::Error>(self, csv: &str) -> Result<Vec<Key>, E> {
+        csv.split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .enumerate()
+            .map(|(position, item)| Self::parse(position, item))
+            .collect()
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut items: A) -> Result<Vec<Key>, A::Error> {
+        let mut parsed = Vec::new();
+        while let Some(item) = items.next_element::<String>()? {
+            parsed.push(Self::parse(parsed.len(), &item)?);
+        }
+        Ok(parsed)
+    }
 }
 
 /// A secrets key, from its base64.

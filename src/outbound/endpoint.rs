@@ -6,7 +6,7 @@ use url::Url;
 
 use super::headers::HeaderList;
 use super::secret::{mask, restore};
-use crate::secrets::{self, Sealable, SecretsError};
+use crate::secrets::{Sealable, SecretsError};
 use crate::validation::Invalid;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -258,8 +258,8 @@ impl Endpoint {
     }
 }
 
-/// Sealed at rest: credential headers, auth, signing secrets, and the URL when it carries a
-/// password.
+/// Sealed at rest: credential headers, auth and signing secrets. (A URL never carries a
+/// password: `parse_url` refuses one, pointing to `auth`.)
 impl Sealable for Endpoint {
     fn each_secret(
         &mut self,
@@ -280,10 +280,6 @@ impl Sealable for Endpoint {
                     visit(secret)?;
                 }
             }
-        }
-        let has_password = || Url::parse(&self.url).is_ok_and(|url| url.password().is_some());
-        if secrets::is_sealed(&self.url) || has_password() {
-            visit(&mut self.url)?;
         }
         Ok(())
     }

@@ -101,19 +101,29 @@ impl Key {
     }
 
     /// Generates a key into a new file with mode 0600; when another process sharing the folder
-    /// wrote it first, reads theirs.
+    /// wrote it first, reads theirs. The key is written whole to a file of its own first, then
+    /// linked into place: a process starting beside this one, or a failed write (a full disk),
+    /// never leaves or finds a key file that is empty or cut short.
     pub fn generate_into(path: &Path) -> Result<Self, KeyError> {
         let key = Self::generate()?;
+        let draft = path.with_extension(format!("key.{}", std::process::id()));
         let written = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(path)
+            .open(&draft)
             .and_then(|mut file| {
                 writeln!(file, "{}", key.encoded())?;
                 file.sync_all()
             });
-        match written {
+        let linked = written.and_then(|()| fs::hard_link(&draft, path));
+        // The draft goes either way; only the linked name is the key.
+        if let Err(error) = fs::remove_file(&draft)
+            && error.kind() != ErrorKind::NotFound
+        {
+            tracing::warn!(path = %draft.display(), %error, "cannot remove a draft of the secrets key file; remove it by hand");
+        }
+        match linked {
             Ok(()) => Ok(key),
             Err(error) if error.kind() == ErrorKind::AlreadyExists => Self::read(path),
             Err(source) => Err(KeyError::Write {

@@ -38,8 +38,49 @@ pub enum SecretsError {
 }
 
 /// Whether `value` is in the sealed format.
-pub fn is_sealed(value: &str) -> bool {
+fn is_sealed(value: &str) -> bool {
     value.starts_with(SEALED_PREFIX)
+}
+
+/// Whether `json` holds a credential in clear: stored before secrets were sealed, or by an
+/// older version running beside this one.
+pub fn holds_clear<T: Sealable + DeserializeOwned>(json: &str) -> Result<bool, SecretsError> {
+    let mut value: T = serde_json::from_str(json)?;
+    let mut clear = false;
+    value.each_secret(&mut |secret| {
+        clear |= !is_sealed(secret);
+        Ok(())
+    })?;
+    Ok(clear)
+}
+
+/// What a pass over the stored resources seals again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resealing {
+    /// Only resources holding a credential in clear (or a chat token not hashed): every start.
+    Clear,
+    /// Everything, under the current key: a rotation.
+    Everything,
+}
+
+impl Resealing {
+    /// Seals again each of `rows` this pass takes (`in_clear` says whether one holds a
+    /// credential in clear); returns how many it sealed.
+    pub fn apply<R, E>(
+        self,
+        rows: Vec<R>,
+        in_clear: impl Fn(&R) -> Result<bool, E>,
+        mut reseal: impl FnMut(R) -> Result<(), E>,
+    ) -> Result<usize, E> {
+        let mut resealed = 0;
+        for row in rows {
+            if self == Resealing::Everything || in_clear(&row)? {
+                reseal(row)?;
+                resealed += 1;
+            }
+        }
+        Ok(resealed)
+    }
 }
 
 /// A value that holds credentials: it hands each one, in place, to `visit`. What it hands over
@@ -244,6 +285,8 @@ mod tests {
         ));
         let legacy = serde_json::to_string(&held()).unwrap();
         assert_eq!(secrets.open::<Held>(&legacy).unwrap(), held());
+        assert!(holds_clear::<Held>(&legacy).unwrap());
+        assert!(!holds_clear::<Held>(&secrets.seal(&held()).unwrap()).unwrap());
         assert!(matches!(
             Secrets::default().seal(&held()),
             Err(SecretsError::NoKey)

@@ -24,7 +24,7 @@ use crate::audit::{self, Change};
 use crate::events::Outbox;
 use crate::ids::{new_id, random_urlsafe};
 use crate::outbound::secret::mask;
-use crate::secrets::Secrets;
+use crate::secrets::{self, Resealing, Secrets};
 use crate::store::sources::SourceRow;
 use crate::store::{self, AnyConnection, Page, PageRequest, StoreError};
 use crate::timestamp::now_millis;
@@ -102,20 +102,23 @@ impl Source {
     }
 }
 
-/// Seals every stored source's credentials under the current key, reading them with any known
-/// key: for the first start after an upgrade and for a key rotation. URL tokens stay as they
-/// are: only their hash is stored.
-pub fn reseal_stored(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, StoreError> {
+/// Seals stored sources' credentials again under the current key (those in clear, or all),
+/// reading them with any known key; returns how many were. URL tokens stay as they are: only
+/// their hash is stored.
+pub fn reseal_stored(
+    conn: &mut AnyConnection,
+    secrets: &Secrets,
+    which: Resealing,
+) -> Result<usize, StoreError> {
     let rows = store::sources::all(conn)?;
-    for row in &rows {
-        let source = Source::from_row(row, secrets)?;
-        let resealed = SourceRow {
-            config: secrets.seal(&source.spec)?,
-            ..row.clone()
-        };
-        store::sources::update(conn, &resealed)?;
-    }
-    Ok(rows.len())
+    let in_clear = |row: &SourceRow| {
+        secrets::holds_clear::<SourceSpec>(&row.config)
+            .map_err(|error| StoreError::unreadable("source", &row.id, error))
+    };
+    which.apply(rows, in_clear, |row| {
+        let config = secrets.seal(&Source::from_row(&row, secrets)?.spec)?;
+        store::sources::update(conn, &SourceRow { config, ..row }).map(drop)
+    })
 }
 
 /// The source resource, and where its requests come in.
@@ -170,6 +173,7 @@ impl Sources {
             .outbox
             .store()
             .write(move |conn| {
+                store::secret_keys::record_sealing(conn, &secrets)?;
                 store::sources::insert(conn, &source.to_row(token.as_deref(), &secrets)?).map_err(
                     |error| error.unique_or(|| SourceError::NameTaken(source.spec.name.clone())),
                 )?;
@@ -235,6 +239,7 @@ impl Sources {
             .outbox
             .store()
             .write(move |conn| {
+                store::secret_keys::record_sealing(conn, &secrets)?;
                 let row = updated.to_row(token.as_deref(), &secrets)?;
                 let found = store::sources::update(conn, &row).map_err(|error| {
                     error.unique_or(|| SourceError::NameTaken(row.name.clone()))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::chat::routing::triggers;
 use crate::config::Config;
-use crate::secrets::{self, KEY_FILE, KeyError, KeySource, Secrets};
+use crate::secrets::{self, KEY_FILE, KeyError, KeySource, Resealing, Secrets};
 use crate::store::{self, AnyConnection, Store, StoreError};
 use crate::timestamp::now_millis;
 use crate::{sources, webhooks};
@@ -28,6 +28,19 @@ pub enum SecretsStartError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl SecretsStartError {
+    /// A key missing, not the one that sealed, or a key file that holds no key: the
+    /// configuration's fault (exit status 2), not the run's.
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            SecretsStartError::Missing(_)
+                | SecretsStartError::Wrong { .. }
+                | SecretsStartError::Key(KeyError::Invalid { .. } | KeyError::Read { .. })
+        )
+    }
 }
 
 /// Loads the key (generating it on a database that records none), checks that it and
@@ -52,9 +65,9 @@ pub async fn open(store: Store, config: &Config) -> Result<Store, SecretsStartEr
     let secrets = Arc::clone(store.secrets());
     let sealed = store.write(move |conn| record(conn, &secrets)).await?;
     if sealed > 0 {
-        tracing::info!(
+        tracing::warn!(
             resources = sealed,
-            "sealed the credentials stored before this version under the secrets key"
+            "found credentials stored in clear (by a version before secrets were sealed): sealed them under the secrets key"
         );
     }
     Ok(store)
@@ -69,7 +82,7 @@ pub async fn rotate(store: &Store) -> Result<usize, SecretsStartError> {
         .write(move |conn| {
             store::secret_keys::lock(conn)?;
             check_known(&store::secret_keys::ids(conn)?, &secrets)?;
-            let resealed = reseal_all(conn, &secrets)?;
+            let resealed = reseal_all(conn, &secrets, Resealing::Everything)?;
             let current = secrets.current_id().unwrap_or_default();
             store::secret_keys::record(conn, current, now_millis())?;
             store::secret_keys::keep_only(conn, current)?;
@@ -79,21 +92,14 @@ pub async fn rotate(store: &Store) -> Result<usize, SecretsStartError> {
 }
 
 /// Checks the recorded keys and records the current one, in one transaction with processes
-/// starting beside this one. Nothing recorded means nothing was sealed yet: what is stored
-/// (by a version that kept credentials in clear) is sealed now. Returns how many resources
-/// were sealed.
+/// starting beside this one, and seals whatever is stored in clear: by a version before
+/// secrets were sealed (the first start after the upgrade), or by one still running beside
+/// this one. Returns how many resources were sealed.
 fn record(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, SecretsStartError> {
     store::secret_keys::lock(conn)?;
-    let recorded = store::secret_keys::ids(conn)?;
-    check_known(&recorded, secrets)?;
-    let sealed = if recorded.is_empty() {
-        reseal_all(conn, secrets)?
-    } else {
-        0
-    };
-    let current = secrets.current_id().unwrap_or_default();
-    store::secret_keys::record(conn, current, now_millis())?;
-    Ok(sealed)
+    check_known(&store::secret_keys::ids(conn)?, secrets)?;
+    store::secret_keys::record_sealing(conn, secrets)?;
+    Ok(reseal_all(conn, secrets, Resealing::Clear)?)
 }
 
 fn check_known(recorded: &[String], secrets: &Secrets) -> Result<(), SecretsStartError> {
@@ -106,8 +112,12 @@ fn check_known(recorded: &[String], secrets: &Secrets) -> Result<(), SecretsStar
     }
 }
 
-fn reseal_all(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, StoreError> {
-    Ok(webhooks::reseal_stored(conn, secrets)?
-        + triggers::reseal_stored(conn, secrets)?
-        + sources::reseal_stored(conn, secrets)?)
+fn reseal_all(
+    conn: &mut AnyConnection,
+    secrets: &Secrets,
+    which: Resealing,
+) -> Result<usize, StoreError> {
+    Ok(webhooks::reseal_stored(conn, secrets, which)?
+        + triggers::reseal_stored(conn, secrets, which)?
+        + sources::reseal_stored(conn, secrets, which)?)
 }

@@ -25,6 +25,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// A stored resource's credentials could not be opened: `resource` names it.
+    #[error("{resource}: {source}")]
+    Unreadable {
+        resource: String,
+        source: SecretsError,
+    },
     #[error("database task stopped: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
@@ -34,7 +40,10 @@ impl StoreError {
     pub fn unreadable(what: &str, id: &str, error: SecretsError) -> Self {
         match error {
             SecretsError::Json(error) => StoreError::Corrupt(format!("{what} {id}: {error}")),
-            other => StoreError::Secrets(other),
+            other => StoreError::Unreadable {
+                resource: format!("{what} {id}"),
+                source: other,
+            },
         }
     }
 

@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use super::schema::secret_keys;
 use super::{AnyConnection, StoreError};
 use crate::on_backend;
+use crate::secrets::Secrets;
+use crate::timestamp::now_millis;
 
 /// Makes processes that record keys take turns until the transaction ends: two first starts
 /// on one PostgreSQL database must not each record a key of their own.
@@ -33,6 +35,17 @@ pub fn record(conn: &mut AnyConnection, key_id: &str, now: i64) -> Result<(), St
         .on_conflict_do_nothing()
         .execute(c))?;
     Ok(())
+}
+
+/// Records the key that seals this transaction's writes, before they are written. On
+/// PostgreSQL the insert waits while a rotation holds the table, and a rotation waits for this
+/// transaction: either way, the key that sealed what is stored stays recorded, so a start
+/// without it stops instead of meeting values it cannot open.
+pub fn record_sealing(conn: &mut AnyConnection, secrets: &Secrets) -> Result<(), StoreError> {
+    match secrets.current_id() {
+        Some(key_id) => record(conn, key_id, now_millis()),
+        None => Ok(()),
+    }
 }
 
 /// Forgets every key but `key_id`: nothing stored is sealed under them any more.

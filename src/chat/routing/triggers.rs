@@ -12,11 +12,11 @@ use super::route::Route;
 use super::table::{Index, RoutingTable};
 use crate::audit::{self, Change};
 use crate::chat::exchange::Verdict;
-use crate::chat::trigger::TriggerSpec;
+use crate::chat::trigger::{TriggerSpec, token};
 use crate::ids::new_id;
 use crate::outbound::NetworkPolicy;
 use crate::periodic;
-use crate::secrets::Secrets;
+use crate::secrets::{self, Resealing, Secrets, SecretsError};
 use crate::store::chat_exchanges::ExchangeFilter;
 use crate::store::triggers::TriggerRow;
 use crate::store::{self, AnyConnection, Page, PageRequest, Store, StoreError};
@@ -74,14 +74,27 @@ fn from_row(row: &TriggerRow, secrets: &Secrets) -> Result<Trigger, StoreError> 
     })
 }
 
-/// Hashes every stored trigger's tokens and seals its credentials under the current key,
-/// reading them with any known key: for the first start after an upgrade and for a rotation.
-pub fn reseal_stored(conn: &mut AnyConnection, secrets: &Secrets) -> Result<usize, StoreError> {
+/// Hashes stored triggers' tokens and seals their credentials again under the current key
+/// (those with a credential or token in clear, or all), reading them with any known key;
+/// returns how many were.
+pub fn reseal_stored(
+    conn: &mut AnyConnection,
+    secrets: &Secrets,
+    which: Resealing,
+) -> Result<usize, StoreError> {
     let rows = store::triggers::all(conn)?;
-    for row in &rows {
-        store::triggers::update(conn, &to_row(&from_row(row, secrets)?, secrets)?)?;
-    }
-    Ok(rows.len())
+    which.apply(rows, in_clear, |row| {
+        store::triggers::update(conn, &to_row(&from_row(&row, secrets)?, secrets)?).map(drop)
+    })
+}
+
+/// Whether a stored trigger holds a credential in clear or a token not hashed.
+fn in_clear(row: &TriggerRow) -> Result<bool, StoreError> {
+    let unreadable = |error| StoreError::unreadable("trigger", &row.id, error);
+    let spec: TriggerSpec =
+        serde_json::from_str(&row.config).map_err(|error| unreadable(SecretsError::Json(error)))?;
+    Ok(spec.tokens.iter().any(|stored| !token::is_hashed(stored))
+        || secrets::holds_clear::<TriggerSpec>(&row.config).map_err(unreadable)?)
 }
 
 /// The trigger resource and the routing table it feeds.
@@ -155,6 +168,7 @@ impl Triggers {
         mut spec: TriggerSpec,
         actor: &str,
     ) -> Result<Trigger, TriggerError> {
+        spec.check_sent_tokens()?;
         spec.validate_with_network(policy).await?;
         let now = now_millis();
         let trigger = Trigger {
@@ -168,6 +182,7 @@ impl Triggers {
         let created = self
             .store
             .write(move |conn| {
+                store::secret_keys::record_sealing(conn, &secrets)?;
                 store::triggers::insert(conn, &to_row(&trigger, &secrets)?).map_err(|error| {
                     error.unique_or(|| TriggerError::NameTaken(trigger.spec.name.clone()))
                 })?;
@@ -245,6 +260,7 @@ impl Triggers {
         actor: &str,
     ) -> Result<Trigger, TriggerError> {
         let current = self.get(id).await?;
+        spec.check_sent_tokens()?;
         spec.keep_masked_secrets(&current.spec);
         spec.validate_with_network(policy).await?;
         let updated = Trigger {
@@ -258,6 +274,7 @@ impl Triggers {
         let replaced = self
             .store
             .write(move |conn| {
+                store::secret_keys::record_sealing(conn, &secrets)?;
                 let row = to_row(&updated, &secrets)?;
                 let found = store::triggers::update(conn, &row).map_err(|error| {
                     error.unique_or(|| TriggerError::NameTaken(row.name.clone()))

@@ -165,7 +165,8 @@ impl TriggerSpec {
         if self.tokens.len() > MAX_LIST {
             return Err(Invalid::new("tokens", "takes at most 100 tokens"));
         }
-        // A stored token, kept by a replacement that echoed its mask, was checked when sent.
+        // A stored token can only be one a replacement kept by echoing its mask (sent ones in
+        // that form are refused: `check_sent_tokens`); it was checked when first sent.
         for (index, token) in self.tokens.iter().enumerate() {
             if token::is_hashed(token) {
                 continue;
@@ -308,6 +309,18 @@ impl Sealable for TriggerSpec {
 }
 
 impl TriggerSpec {
+    /// Tokens come as the chat server sends them (or as their mask, in a replacement): one
+    /// in the stored form would be stored unchecked, so it is refused.
+    pub fn check_sent_tokens(&self) -> Result<(), Invalid> {
+        match self.tokens.iter().position(|sent| token::is_hashed(sent)) {
+            Some(index) => Err(Invalid::new(
+                format!("tokens[{index}]"),
+                "must be the token the chat server sends, not a stored digest",
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// Puts every token in its stored form: a digest, and the end the API shows.
     pub fn hash_tokens(&mut self) {
         for stored in &mut self.tokens {
