@@ -24,6 +24,16 @@ use super::{Orphaned, StoreError};
 /// The most jobs one transaction takes.
 const MAX_BATCH: usize = 256;
 
+/// The most advisory locks one batch declares, unless its single job declares more (a source
+/// request with that many alerts runs, alone). PostgreSQL keeps every transaction's locks in one
+/// table for the whole server, sized max_locks_per_transaction × (max_connections +
+/// max_prepared_transactions): 64 × 100 = 6,400 by default. Advisory locks take a slot each, and
+/// a transaction that finds the table full fails with "out of shared memory", every job of the
+/// batch with it. 512 lets three writer threads (1,536) of a process, or a few processes, hold
+/// their batches' locks within a quarter or so of the default, leaving the rest to everything
+/// else; and it is twice `MAX_BATCH`, so batches of single alerts (one key each) still fill up.
+const MAX_BATCH_LOCKS: usize = 512;
+
 static NEXT_BATCH: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
@@ -131,16 +141,27 @@ pub(super) struct Writer {
     jobs: Sender<Box<dyn WriteJob>>,
 }
 
+/// What the writer threads take their batches from: the submitted jobs, and the one that did
+/// not fit the batch taken before it (its locks would have passed `MAX_BATCH_LOCKS`), which is
+/// first in line for the next batch.
+struct Queue {
+    jobs: Receiver<Box<dyn WriteJob>>,
+    held: Option<Box<dyn WriteJob>>,
+}
+
 impl Writer {
     /// Starts `threads` writer threads, each with its own connection.
     pub fn start(manager: ConnectionManager, threads: usize) -> Self {
         let (jobs, receiver) = mpsc::channel::<Box<dyn WriteJob>>();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let queue = Arc::new(Mutex::new(Queue {
+            jobs: receiver,
+            held: None,
+        }));
         for index in 0..threads.max(1) {
-            let (manager, receiver) = (manager.clone(), Arc::clone(&receiver));
+            let (manager, queue) = (manager.clone(), Arc::clone(&queue));
             let spawned = std::thread::Builder::new()
                 .name(format!("db-writer-{index}"))
-                .spawn(move || write_loop(&manager, &receiver));
+                .spawn(move || write_loop(&manager, &queue));
             if let Err(error) = spawned {
                 tracing::error!(%error, "cannot start a database writer thread");
             }
@@ -156,9 +177,9 @@ impl Writer {
 }
 
 /// Runs until every sender is gone (the store was dropped).
-fn write_loop(manager: &ConnectionManager, receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) {
+fn write_loop(manager: &ConnectionManager, queue: &Mutex<Queue>) {
     let mut connection: Option<AnyConnection> = None;
-    while let Some(mut batch) = next_batch(receiver) {
+    while let Some(mut batch) = next_batch(queue) {
         let committed = commit_batch(manager, &mut connection, &mut batch);
         batch
             .into_iter()
@@ -277,20 +298,38 @@ impl BatchFailure {
     }
 }
 
-/// Waits for one job, then takes whatever else is already waiting, up to the batch size.
-fn next_batch(receiver: &Mutex<Receiver<Box<dyn WriteJob>>>) -> Option<Vec<Box<dyn WriteJob>>> {
-    let receiver = receiver
+/// Waits for one job, then takes whatever else is already waiting, up to the batch size and
+/// while the batch's locks stay within `MAX_BATCH_LOCKS`. The job that would pass it is held
+/// back for the next batch (the channel cannot put it back), so that it keeps its place.
+fn next_batch(queue: &Mutex<Queue>) -> Option<Vec<Box<dyn WriteJob>>> {
+    let mut queue = queue
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let first = receiver.recv().ok()?;
+    let first = match queue.held.take() {
+        Some(job) => job,
+        None => queue.jobs.recv().ok()?,
+    };
+    let mut keys = first.locks().len();
     let mut batch = vec![first];
     while batch.len() < MAX_BATCH {
-        match receiver.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
+        let Ok(job) = queue.jobs.try_recv() else {
+            break;
+        };
+        if !joins(keys, job.locks().len()) {
+            queue.held = Some(job);
+            break;
         }
+        keys += job.locks().len();
+        batch.push(job);
     }
     Some(batch)
+}
+
+/// Whether a job declaring `job_keys` locks joins a batch whose jobs declared `batch_keys`.
+/// Keys two jobs share are counted twice: the sum may overstate the locks taken, never
+/// understate them, and needs no set.
+fn joins(batch_keys: usize, job_keys: usize) -> bool {
+    batch_keys + job_keys <= MAX_BATCH_LOCKS
 }
 
 #[cfg(test)]
@@ -322,5 +361,55 @@ mod tests {
             BatchFailure::of(other).into_error(),
             StoreError::Commit(_)
         ));
+    }
+
+    /// A job that only declares `keys` locks.
+    struct Declaring(Vec<i64>);
+
+    impl WriteJob for Declaring {
+        fn locks(&self) -> &[i64] {
+            &self.0
+        }
+        fn run(&mut self, _: &mut AnyConnection) {}
+        fn finish(self: Box<Self>, _: Result<(), StoreError>) {}
+    }
+
+    /// The number of locks each job of each batch declares, for jobs submitted with `sizes`.
+    fn batches(sizes: &[usize]) -> Vec<Vec<usize>> {
+        let (sender, receiver) = mpsc::channel::<Box<dyn WriteJob>>();
+        for size in sizes {
+            sender.send(Box::new(Declaring(vec![0; *size]))).unwrap();
+        }
+        drop(sender);
+        let queue = Mutex::new(Queue {
+            jobs: receiver,
+            held: None,
+        });
+        std::iter::from_fn(|| next_batch(&queue))
+            .map(|batch| batch.iter().map(|job| job.locks().len()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_takes_jobs_while_their_locks_stay_within_the_cap() {
+        assert!(joins(MAX_BATCH_LOCKS - 3, 3));
+        assert!(!joins(MAX_BATCH_LOCKS - 3, 4));
+        assert_eq!(
+            batches(&[300, 200, 100, 5, 407, 1]),
+            [vec![300, 200], vec![100, 5, 407], vec![1]],
+            "the job that would pass the cap starts the next batch, in its place"
+        );
+        assert_eq!(
+            batches(&[2, MAX_BATCH_LOCKS + 1, 1, 1]),
+            [vec![2], vec![MAX_BATCH_LOCKS + 1], vec![1, 1]],
+            "a job over the cap goes alone"
+        );
+    }
+
+    #[test]
+    fn single_alerts_fill_whole_batches() {
+        let batches = batches(&[1; MAX_BATCH + 1]);
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[0].len(), MAX_BATCH);
     }
 }
