@@ -355,3 +355,21 @@ pub fn prune(conn: &mut AnyConnection, cutoff: i64, batch: i64) -> Result<usize,
         .load::<String>(conn)?;
     Ok(diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&doomed))).execute(conn)?)
 }
+
+/// How many deliveries each webhook has per status among those created at or after the id
+/// bound `since` (ids begin with their creation time, so this is a range of the primary key:
+/// its cost follows the recent deliveries, not the whole log).
+pub fn count_since_by_webhook(
+    conn: &mut AnyConnection,
+    since: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(deliveries::table
+        .filter(deliveries::id.ge(since))
+        .group_by((deliveries::webhook_id, deliveries::status))
+        .select((
+            deliveries::webhook_id,
+            deliveries::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?)
+}
