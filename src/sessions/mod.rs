@@ -126,9 +126,9 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for an `admin` or `read` token. Returns the cookie's value (the
-    /// session id, stored only hashed) and the session.
-    pub async fn sign_in(&self, presented: &str) -> Result<(String, Session), SessionError> {
+    /// Starts a session for an `admin` or `read` token. Returns the cookie's value: the
+    /// session id, stored only hashed.
+    pub async fn sign_in(&self, presented: &str) -> Result<String, SessionError> {
         let caller = self.authenticator.authenticate(presented.trim()).await?;
         if caller.scope == Scope::Ingest {
             return Err(SessionError::ScopeCannotSignIn(caller.scope));
@@ -143,15 +143,14 @@ impl Sessions {
             last_used_at: now,
         };
         let live = liveness(now);
-        let stored = row.clone();
         self.store
             .write(move |conn| {
                 // Sign-ins are few and rate-limited: the natural moment to forget old sessions.
                 store::ui_sessions::prune(conn, live)?;
-                store::ui_sessions::insert(conn, &stored)
+                store::ui_sessions::insert(conn, &row)
             })
             .await?;
-        Ok((secret, session(row, caller)))
+        Ok(secret)
     }
 
     /// The live session a cookie names, with its token checked again: a revoked token or a

@@ -4,8 +4,8 @@
 //! actix-web's `cookies` feature and the `cookie` and `time` crates it builds.
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::error::UiError;
@@ -53,6 +53,13 @@ pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
 pub fn set_cookie(name: &str, value: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
     format!("{name}={value}; Path=/ui; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// Adds a `Set-Cookie` header to `response`.
+pub fn append_cookie(response: &mut HttpResponse, cookie: String) -> Result<(), UiError> {
+    let value = HeaderValue::try_from(cookie).map_err(|error| UiError::internal(&error))?;
+    response.headers_mut().append(header::SET_COOKIE, value);
+    Ok(())
 }
 
 /// A `Set-Cookie` value that makes the browser forget the cookie.

@@ -98,7 +98,7 @@ async fn sign_in(
     let expected = session::cookie(&req, SIGN_IN_COOKIE).unwrap_or_default();
     sessions::form_tokens_match(&expected, &form_data.csrf)?;
     let secret = match state.sessions.sign_in(&form_data.token).await {
-        Ok((secret, _)) => secret,
+        Ok(secret) => secret,
         Err(error @ (SessionError::InvalidToken | SessionError::ScopeCannotSignIn(_))) => {
             return form(&state, StatusCode::UNAUTHORIZED, Some(error.to_string()));
         }
@@ -106,14 +106,11 @@ async fn sign_in(
     };
     let secure = secure(&state);
     let mut response = pages::redirect(pages::HOME_PATH);
-    for cookie in [
+    session::append_cookie(
+        &mut response,
         session::set_cookie(SESSION_COOKIE, &secret, secure),
-        session::clear_cookie(SIGN_IN_COOKIE, secure),
-    ] {
-        let value =
-            header::HeaderValue::try_from(cookie).map_err(|error| UiError::internal(&error))?;
-        response.headers_mut().append(header::SET_COOKIE, value);
-    }
+    )?;
+    session::append_cookie(&mut response, session::clear_cookie(SIGN_IN_COOKIE, secure))?;
     Ok(response)
 }
 
@@ -125,9 +122,9 @@ async fn sign_out(
     session.check_form(&form_data.csrf)?;
     state.sessions.sign_out(&session).await?;
     let mut response = pages::redirect(pages::SIGN_IN_PATH);
-    let value =
-        header::HeaderValue::try_from(session::clear_cookie(SESSION_COOKIE, secure(&state)))
-            .map_err(|error| UiError::internal(&error))?;
-    response.headers_mut().append(header::SET_COOKIE, value);
+    session::append_cookie(
+        &mut response,
+        session::clear_cookie(SESSION_COOKIE, secure(&state)),
+    )?;
     Ok(response)
 }

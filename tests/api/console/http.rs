@@ -1,5 +1,6 @@
 use diesel::RunQueryDsl;
 use reqwest::{Method, StatusCode};
+use serde_json::json;
 
 use super::{ConsoleClient, hidden_value, location, rows};
 use crate::backend_tests;
@@ -254,4 +255,60 @@ backend_tests! {
 struct IdHash {
     #[diesel(sql_type = diesel::sql_types::Text)]
     n: String,
+}
+
+backend_tests! {
+    async fn the_overview_counts_open_incidents_and_the_last_days_deliveries(backend: Backend) {
+        let app = crate::helpers::spawn_app_reaching_loopback(backend).await;
+        let alerts = [
+            json!({"dedup_key": "a", "action": "trigger", "title": "a", "severity": "critical"}),
+            json!({"dedup_key": "b", "action": "trigger", "title": "b", "severity": "critical"}),
+            json!({"dedup_key": "c", "action": "trigger", "title": "c", "severity": "warning"}),
+            json!({"dedup_key": "d", "action": "trigger", "title": "d", "severity": "minor"}),
+            json!({"dedup_key": "d", "action": "resolve"}),
+        ];
+        for alert in alerts {
+            let sent = app.admin(Method::POST, "/api/v1/alerts").json(&alert).send().await.unwrap();
+            assert!(sent.status().is_success(), "{alert}");
+        }
+        let hook = app.create_webhook(crate::helpers::webhook("<b>ops</b>", "http://127.0.0.1:9/hook", json!({}))).await;
+        app.create_webhook(crate::helpers::webhook("quiet", "http://127.0.0.1:9/quiet", json!({}))).await;
+        let day_ago = switchyard::timestamp::now_millis() - 25 * 60 * 60 * 1000;
+        let old = switchyard::ids::id_bound_at("dlv", day_ago);
+        insert_deliveries(&app, &hook, &[
+            (format!("{old}0"), "failed"),
+            (switchyard::ids::new_id("dlv"), "succeeded"),
+            (switchyard::ids::new_id("dlv"), "succeeded"),
+            (switchyard::ids::new_id("dlv"), "succeeded"),
+            (switchyard::ids::new_id("dlv"), "failed"),
+        ]);
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+
+        let page = console.page("/ui").await;
+
+        let figures: Vec<&str> = page.split("class=\"figure").skip(1).filter_map(|rest| rest.split('>').nth(1)?.split('<').next()).collect();
+        assert_eq!(figures, vec!["3", "1"], "open incidents, failed deliveries: {page}");
+        assert!(page.contains("badge-critical\">critical</span> <span class=\"count\">2<"), "{page}");
+        assert!(page.contains("badge-warning\">warning</span> <span class=\"count\">1<"), "{page}");
+        assert!(page.contains("badge-minor\">minor</span> <span class=\"count\">0<"), "{page}");
+        assert!(page.contains("&lt;b&gt;ops&lt;/b&gt;") && page.contains("75 %"), "{page}");
+        assert!(page.contains("quiet") && page.contains("nothing settled"), "{page}");
+    }
+}
+
+/// Deliveries of `webhook` with the given ids and statuses, written directly: the overview only
+/// reads them.
+fn insert_deliveries(app: &crate::helpers::TestApp, webhook: &str, deliveries: &[(String, &str)]) {
+    let mut conn = app.db().connect();
+    diesel::sql_query("INSERT INTO events (id, event_type, occurred_at, payload) VALUES ('evt_overview', 'x.test', 0, '{}')")
+        .execute(&mut conn)
+        .unwrap();
+    for (id, status) in deliveries {
+        diesel::sql_query(format!(
+            "INSERT INTO deliveries (id, event_id, webhook_id, status, attempts, max_attempts, next_attempt_at, initiated_by, created_at, updated_at) \
+             VALUES ('{id}', 'evt_overview', '{webhook}', '{status}', 1, 5, 0, 'event', 0, 0)"
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    }
 }
