@@ -35,6 +35,7 @@ use crate::delivery::DeliveryEngine;
 use crate::events::Outbox;
 use crate::outbound::HttpClients;
 use crate::schedules::Schedules;
+use crate::sessions::Sessions;
 use crate::sources::Sources;
 use crate::store::Store;
 use crate::telemetry::metrics::Metrics;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub schedules: Schedules,
     pub sources: Sources,
     pub vars: Arc<Vars>,
+    /// The web console's sessions and sign-in limit.
+    pub sessions: Sessions,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -28,13 +28,14 @@ use crate::incidents::{AnswerPatches, IncidentCommands};
 use crate::outbound::client::ClientError;
 use crate::outbound::{HttpClients, NetworkPolicy};
 use crate::schedules::Schedules;
+use crate::sessions::Sessions;
 use crate::sources::Sources;
 use crate::store::{Store, StoreError};
 use crate::telemetry::metrics::Metrics;
 use crate::templates::{self, formats::BuiltInError};
 use crate::tokens::{Authenticator, BootstrapError, ensure_admin_exists};
 use crate::vars::{GlobalsSource, Vars};
-use crate::webhooks;
+use crate::{ui, webhooks};
 
 /// In-flight requests get this long to finish after a stop signal (SPEC §6.3).
 const SHUTDOWN_GRACE_SECONDS: u64 = 10;
@@ -55,6 +56,8 @@ pub enum StartupError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Templates(#[from] BuiltInError),
+    #[error("console page {0}")]
+    ConsolePages(String),
 }
 
 pub struct Application {
@@ -98,6 +101,7 @@ impl Application {
         let metrics = Metrics::new()?;
         let clients = HttpClients::new(NetworkPolicy::new(&config.outbound))?;
         templates::formats::load()?;
+        ui::pages::load().map_err(StartupError::ConsolePages)?;
         let vars =
             Arc::new(
                 Vars::load(store.clone())
@@ -139,8 +143,10 @@ impl Application {
                 url: config.database_url.to_string(),
                 source,
             })?;
+        let authenticator = Authenticator::new(store.clone(), config.admin_token.as_ref());
         let state = web::Data::new(AppState {
-            authenticator: Authenticator::new(store.clone(), config.admin_token.as_ref()),
+            sessions: Sessions::new(store.clone(), authenticator.clone()),
+            authenticator,
             store,
             metrics,
             outbox,
@@ -242,6 +248,7 @@ fn http_server(
             .app_data(api::query_config())
             .wrap(from_fn(api::observe::observe))
             .configure(api::configure)
+            .configure(ui::configure)
             .default_service(web::to(api::not_found))
     })
     .workers(workers.max(1))

@@ -355,3 +355,33 @@ pub fn prune(conn: &mut AnyConnection, cutoff: i64, batch: i64) -> Result<usize,
         .load::<String>(conn)?;
     Ok(diesel::delete(deliveries::table.filter(deliveries::id.eq_any(&doomed))).execute(conn)?)
 }
+
+/// How many deliveries each of `webhooks` has per status among those created at or after the id
+/// bound `since`: ranges of the `(webhook_id, id)` index (ids begin with their creation time),
+/// so the cost follows those webhooks' recent deliveries, not the whole log.
+pub fn count_since_by_webhook(
+    conn: &mut AnyConnection,
+    webhooks: &[String],
+    since: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(deliveries::table
+        .filter(deliveries::webhook_id.eq_any(webhooks))
+        .filter(deliveries::id.ge(since))
+        .group_by((deliveries::webhook_id, deliveries::status))
+        .select((
+            deliveries::webhook_id,
+            deliveries::status,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?)
+}
+
+/// How many deliveries created at or after the id bound `since` failed: a range of the
+/// primary key.
+pub fn count_failed_since(conn: &mut AnyConnection, since: &str) -> Result<i64, StoreError> {
+    Ok(deliveries::table
+        .filter(deliveries::id.ge(since))
+        .filter(deliveries::status.eq(FAILED))
+        .count()
+        .get_result(conn)?)
+}

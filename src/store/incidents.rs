@@ -222,3 +222,14 @@ pub fn recent_timeline(
     rows.reverse();
     Ok(rows)
 }
+
+/// How many incidents are not resolved, per severity (served by a partial index on them).
+pub fn count_unresolved_by_severity(
+    conn: &mut AnyConnection,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(incidents::table
+        .filter(incidents::status.ne("resolved"))
+        .group_by(incidents::severity)
+        .select((incidents::severity, diesel::dsl::count_star()))
+        .load(conn)?)
+}

@@ -21,6 +21,7 @@ pub mod settings;
 pub mod sources;
 pub mod tokens;
 pub mod triggers;
+pub mod ui_sessions;
 pub mod vars;
 pub mod webhooks;
 mod writer;

@@ -219,6 +219,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ui_sessions (id_hash) {
+        id_hash -> Text,
+        credential_hash -> Text,
+        csrf_token -> Text,
+        created_at -> BigInt,
+        last_used_at -> BigInt,
+    }
+}
+
 diesel::joinable!(incident_timeline -> incidents (incident_id));
 diesel::joinable!(source_requests -> sources (source_id));
 diesel::joinable!(schedule_runs -> schedules (schedule_id));
@@ -229,6 +239,7 @@ diesel::joinable!(delivery_attempts -> deliveries (delivery_id));
 diesel::allow_tables_to_appear_in_same_query!(
     api_tokens,
     audit_log,
+    ui_sessions,
     webhooks,
     events,
     deliveries,

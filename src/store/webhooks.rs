@@ -114,6 +114,19 @@ pub fn list(conn: &mut AnyConnection, page: &PageRequest) -> Result<Page<Webhook
     Ok(Page::from_rows(rows, page, |row| &row.id))
 }
 
+/// The first `limit` webhooks by name, as `(id, name, active)`, without the managed ones.
+pub fn names(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<(String, String, bool)>, StoreError> {
+    Ok(webhooks::table
+        .filter(webhooks::id.not_like(format!("{MANAGED_PREFIX}%")))
+        .order(webhooks::name.asc())
+        .limit(limit)
+        .select((webhooks::id, webhooks::name, webhooks::active))
+        .load(conn)?)
+}
+
 /// Every webhook, for checks over the whole configuration.
 pub fn all(conn: &mut AnyConnection) -> Result<Vec<WebhookRow>, StoreError> {
     Ok(webhooks::table

@@ -3,7 +3,7 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{ApiToken, Scope, hash_secret};
+use super::{ApiToken, Scope};
 use crate::config::Secret;
 use crate::store::{self, Store, StoreError};
 use crate::timestamp::now_millis;
@@ -56,7 +56,19 @@ impl Authenticator {
     /// attacker nothing about a real token: the configured token is compared in constant time,
     /// stored ones are found by the digest, which a caller cannot steer.
     pub async fn authenticate(&self, presented: &str) -> Result<Caller, AuthError> {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        self.by_digest(Sha256::digest(presented.as_bytes()).into())
+            .await
+    }
+
+    /// The caller whose token has this hex SHA-256 ([`super::hash_secret`]): how a console session
+    /// checks on each request that the token it signed in with is still valid.
+    pub async fn authenticate_hash(&self, hash: &str) -> Result<Caller, AuthError> {
+        let mut digest = [0u8; 32];
+        hex::decode_to_slice(hash, &mut digest).map_err(|_| AuthError::InvalidToken)?;
+        self.by_digest(digest).await
+    }
+
+    async fn by_digest(&self, digest: [u8; 32]) -> Result<Caller, AuthError> {
         if let Some(admin) = &self.config_admin_digest
             && bool::from(admin.ct_eq(&digest))
         {
@@ -66,7 +78,7 @@ impl Authenticator {
                 scope: Scope::Admin,
             });
         }
-        let hash = hash_secret(presented);
+        let hash = hex::encode(digest);
         let row = self
             .store
             .read(move |conn| store::tokens::find_by_hash(conn, &hash))

@@ -213,6 +213,9 @@ pub async fn revoke(store: &Store, id: &str, actor: &str) -> Result<(), TokenErr
             let row =
                 store::tokens::find(conn, &id)?.ok_or_else(|| TokenError::NotFound(id.clone()))?;
             store::tokens::delete(conn, &id)?;
+            // Console sessions signed in with it end with it (they check it on every request
+            // too; this forgets their rows at once).
+            store::ui_sessions::delete_for_credential(conn, &row.token_hash)?;
             audit::record(
                 conn,
                 Change {

@@ -7,6 +7,7 @@ mod python;
 mod audit;
 mod chat;
 mod configuration;
+mod console;
 mod deliveries;
 mod delivery_log;
 mod delivery_process;

@@ -1,0 +1,2 @@
+DROP INDEX incidents_open_severity_idx;
+DROP TABLE ui_sessions;

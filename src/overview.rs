@@ -1,0 +1,132 @@
+//! What the console's overview shows: open incidents by severity, the last day's failed
+//! deliveries, and each webhook's success rate over that day. Every figure comes from an
+//! indexed query (a partial index of unresolved incidents; ranges of the deliveries' primary
+//! key and `(webhook_id, id)` index from a day ago) whose cost follows the open incidents and
+//! the last day's deliveries, not the size of the whole history.
+
+use std::collections::HashMap;
+
+use crate::ids::id_bound_at;
+use crate::model::incident_fields::SEVERITIES;
+use crate::store::deliveries::{FAILED, SUCCEEDED};
+use crate::store::{self, Store, StoreError};
+use crate::timestamp::now_millis;
+
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// The overview lists this many webhooks by name; the webhooks page lists them all.
+pub const WEBHOOKS_SHOWN: i64 = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// Every severity, most severe first, with how many incidents are open or acknowledged.
+    pub open_incidents: Vec<(String, i64)>,
+    pub failed_last_day: i64,
+    pub webhooks: Vec<WebhookHealth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookHealth {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub pending: i64,
+}
+
+impl WebhookHealth {
+    /// Succeeded out of settled deliveries in whole percent; `None` when none settled.
+    pub fn success_percent(&self) -> Option<i64> {
+        let settled = self.succeeded + self.failed;
+        (settled > 0).then(|| self.succeeded * 100 / settled)
+    }
+}
+
+pub async fn load(store: &Store) -> Result<Overview, StoreError> {
+    let since = id_bound_at("dlv", now_millis() - DAY_MS);
+    store
+        .read(move |conn| {
+            let severities = store::incidents::count_unresolved_by_severity(conn)?;
+            let webhooks = store::webhooks::names(conn, WEBHOOKS_SHOWN)?;
+            let ids: Vec<String> = webhooks.iter().map(|(id, _, _)| id.clone()).collect();
+            let counts = store::deliveries::count_since_by_webhook(conn, &ids, &since)?;
+            let failed = store::deliveries::count_failed_since(conn, &since)?;
+            Ok(assemble(severities, &counts, webhooks, failed))
+        })
+        .await
+}
+
+fn assemble(
+    severities: Vec<(String, i64)>,
+    counts: &[(String, String, i64)],
+    webhooks: Vec<(String, String, bool)>,
+    failed_last_day: i64,
+) -> Overview {
+    let open: HashMap<String, i64> = severities.into_iter().collect();
+    let mut per_webhook: HashMap<&str, (i64, i64, i64)> = HashMap::new();
+    for (webhook, status, count) in counts {
+        let entry = per_webhook.entry(webhook).or_default();
+        match status.as_str() {
+            SUCCEEDED => entry.0 += count,
+            FAILED => entry.1 += count,
+            _ => entry.2 += count,
+        }
+    }
+    let webhooks = webhooks
+        .into_iter()
+        .map(|(id, name, active)| {
+            let (succeeded, failed, pending) =
+                per_webhook.get(id.as_str()).copied().unwrap_or_default();
+            WebhookHealth {
+                id,
+                name,
+                active,
+                succeeded,
+                failed,
+                pending,
+            }
+        })
+        .collect();
+    Overview {
+        open_incidents: SEVERITIES
+            .iter()
+            .map(|severity| {
+                (
+                    severity.to_string(),
+                    open.get(*severity).copied().unwrap_or(0),
+                )
+            })
+            .collect(),
+        failed_last_day,
+        webhooks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped_per_webhook_and_severity() {
+        let counts = vec![
+            ("whk_a".to_owned(), "succeeded".to_owned(), 3),
+            ("whk_a".to_owned(), "failed".to_owned(), 1),
+            ("whk_b".to_owned(), "pending".to_owned(), 2),
+        ];
+        let overview = assemble(
+            vec![("warning".to_owned(), 4)],
+            &counts,
+            vec![
+                ("whk_a".to_owned(), "a".to_owned(), true),
+                ("whk_b".to_owned(), "b".to_owned(), false),
+            ],
+            3,
+        );
+        assert_eq!(overview.open_incidents[0], ("critical".to_owned(), 0));
+        assert_eq!(overview.open_incidents[1], ("warning".to_owned(), 4));
+        assert_eq!(overview.failed_last_day, 3);
+        assert_eq!(overview.webhooks[0].success_percent(), Some(75));
+        assert_eq!(overview.webhooks[1].success_percent(), None);
+        assert_eq!(overview.webhooks[1].pending, 2);
+    }
+}

@@ -1,0 +1,86 @@
+//! `/ui`: open incidents by severity, the last day's failed deliveries, webhooks' success.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use super::error::UiError;
+use super::pages::{self, Chrome, SessionView};
+use super::session::SignedIn;
+use crate::api::AppState;
+use crate::overview::{self, WebhookHealth};
+
+#[derive(Debug, Serialize)]
+struct OverviewPage {
+    open_incidents: Vec<SeverityCount>,
+    open_total: i64,
+    failed_last_day: i64,
+    webhooks: Vec<WebhookRow>,
+    webhooks_shown: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct SeverityCount {
+    severity: String,
+    count: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct WebhookRow {
+    name: String,
+    active: bool,
+    succeeded: i64,
+    failed: i64,
+    pending: i64,
+    /// Succeeded out of settled deliveries, as `97 %`; none when nothing settled.
+    success: Option<String>,
+    /// For the badge: `ok` at 99 % or more, `warn` from 90 %, `bad` below.
+    health: &'static str,
+}
+
+impl From<WebhookHealth> for WebhookRow {
+    fn from(webhook: WebhookHealth) -> Self {
+        let success_percent = webhook.success_percent();
+        Self {
+            health: match success_percent {
+                None => "none",
+                Some(99..) => "ok",
+                Some(90..) => "warn",
+                Some(_) => "bad",
+            },
+            success: success_percent.map(|percent| format!("{percent} %")),
+            name: webhook.name,
+            active: webhook.active,
+            succeeded: webhook.succeeded,
+            failed: webhook.failed,
+            pending: webhook.pending,
+        }
+    }
+}
+
+pub async fn show(
+    SignedIn(session): SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, UiError> {
+    let overview = overview::load(&state.store).await?;
+    let page = OverviewPage {
+        open_total: overview.open_incidents.iter().map(|(_, count)| count).sum(),
+        open_incidents: overview
+            .open_incidents
+            .into_iter()
+            .map(|(severity, count)| SeverityCount { severity, count })
+            .collect(),
+        failed_last_day: overview.failed_last_day,
+        webhooks: overview
+            .webhooks
+            .into_iter()
+            .map(WebhookRow::from)
+            .collect(),
+        webhooks_shown: overview::WEBHOOKS_SHOWN,
+    };
+    let chrome = Chrome {
+        title: "Overview",
+        nav: "overview",
+        session: Some(SessionView::of(&session)),
+    };
+    pages::ok("overview", &chrome, page)
+}
