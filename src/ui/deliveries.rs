@@ -68,6 +68,7 @@ struct ListPage {
     webhooks: Vec<WebhookOption>,
     statuses: Vec<(&'static str, bool)>,
     next_href: Option<String>,
+    /// What the replay that led here did.
     replayed: Option<String>,
     filtered: bool,
 }
@@ -122,7 +123,7 @@ async fn list(
             .map(|status| (*status, filters.status.trim() == *status))
             .collect(),
         filtered: filters.href(None) != "/ui/deliveries",
-        replayed,
+        replayed: replayed.as_deref().and_then(replay_notice),
         filters,
     };
     pages::ok("deliveries", &chrome("Deliveries", &session), page)
@@ -182,6 +183,16 @@ async fn replay(
         "{}&replayed={queued}",
         back.href(None)
     )))
+}
+
+/// The notice for `?replayed=N`. A number only: the page must not echo whatever text a link
+/// puts there.
+fn replay_notice(count: &str) -> Option<String> {
+    Some(match count.trim().parse::<u64>().ok()? {
+        0 => "No failed deliveries since then: nothing was sent again.".to_owned(),
+        1 => "1 failed delivery queued to be sent again.".to_owned(),
+        n => format!("{n} failed deliveries queued to be sent again."),
+    })
 }
 
 fn log_error(error: LogError) -> UiError {

@@ -135,11 +135,15 @@ backend_tests! {
         let csrf = hidden_value(&list, "csrf").expect("a form token");
         let later = console.post("/ui/deliveries/replay", &[("csrf", csrf.as_str()), ("webhook", &hook), ("since", "2999-01-01T00:00")]).await;
         assert_eq!(location(&later), format!("/ui/deliveries?webhook={hook}&replayed=0"));
+        let nothing = console.page(location(&later)).await;
+        assert!(nothing.contains("nothing was sent again"), "{nothing}");
+        let forged = console.page(&format!("/ui/deliveries?webhook={hook}&replayed=lies")).await;
+        assert!(!forged.contains("lies") && !forged.contains("id=\"replayed\""), "{forged}");
         let replayed = console.post("/ui/deliveries/replay", &[("csrf", csrf.as_str()), ("webhook", &hook), ("since", "2000-01-01T00:00")]).await;
 
         assert_eq!((replayed.status(), location(&replayed)), (StatusCode::SEE_OTHER, format!("/ui/deliveries?webhook={hook}&replayed=1").as_str()));
         attempts_reach(&app, &id, 2).await;
         let shown = console.page(location(&replayed)).await;
-        assert!(shown.contains("1 failed deliveries queued"), "{shown}");
+        assert!(shown.contains("1 failed delivery queued"), "{shown}");
     }
 }
