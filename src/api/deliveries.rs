@@ -115,6 +115,7 @@ pub async fn list_deliveries(
         webhook_id: query.webhook,
         event_id: query.event,
         status: query.status,
+        ..DeliveryFilter::default()
     };
     let page = log::list(&state.store, filter, query.page.page()?).await?;
     Ok(HttpResponse::Ok().json(PageView::from_page(page, |d| DeliveryView::new(d, None))))

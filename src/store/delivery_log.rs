@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use super::deliveries::{AttemptRow, DeliveryRow};
 use super::schema::{deliveries, delivery_attempts, events, webhooks};
 use super::{AnyConnection, Page, PageRequest, StoreError};
+use crate::ids::id_bound_at;
 
 /// A delivery as the log shows it. The name and type come from joins on the two primary keys
 /// (deliveries cascade away with their webhook and event, so an inner join loses none): the
@@ -26,6 +27,11 @@ pub struct DeliveryFilter {
     pub webhook_id: Option<String>,
     pub event_id: Option<String>,
     pub status: Option<String>,
+    pub event_type: Option<String>,
+    /// Deliveries created at or after this time (Unix milliseconds).
+    pub created_from: Option<i64>,
+    /// Deliveries created before this time (Unix milliseconds).
+    pub created_before: Option<i64>,
 }
 
 /// A page of the log, newest first.
@@ -52,6 +58,17 @@ pub fn list(
     }
     if let Some(status) = &filter.status {
         query = query.filter(deliveries::status.eq(status));
+    }
+    if let Some(event_type) = &filter.event_type {
+        query = query.filter(events::event_type.eq(event_type));
+    }
+    // Times become bounds on the id (a UUIDv7 starts with its creation time), so a time range
+    // is a range of the primary key rather than a scan of `created_at`.
+    if let Some(from) = filter.created_from {
+        query = query.filter(deliveries::id.ge(id_bound_at("dlv", from)));
+    }
+    if let Some(before) = filter.created_before {
+        query = query.filter(deliveries::id.lt(id_bound_at("dlv", before)));
     }
     let rows = query.load(conn)?;
     Ok(Page::from_rows(rows, page, |row| &row.delivery.id))

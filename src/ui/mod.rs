@@ -3,6 +3,8 @@
 //! without JavaScript; every form carries the session's anti-forgery token.
 
 mod assets;
+mod deliveries;
+mod delivery_view;
 mod error;
 mod overview;
 pub mod pages;
@@ -25,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/assets/{file}").route(web::get().to(assets::serve)))
                 .configure(sign_in::routes)
                 .configure(tokens::routes)
+                .configure(deliveries::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -229,3 +229,70 @@ async fn sign_in_create_and_revoke_a_token_then_sign_out() {
     assert_eq!(rows(&app, "ui_sessions"), 0);
     browser.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn find_a_failed_delivery_open_its_attempt_and_retry_it() {
+    let Some(driver) = start_driver() else { return };
+    let app = crate::helpers::spawn_app_reaching_loopback(Backend::Sqlite).await;
+    let answer = crate::receiver::status(500).set_body_raw(
+        r#"{"error":"down for maintenance","retry":false}"#,
+        "application/json",
+    );
+    let target = crate::receiver::receiver(&crate::receiver::Script::new(vec![answer])).await;
+    let spec = json!({"max_attempts": 1});
+    let hook = app
+        .create_webhook(crate::helpers::webhook("pager", &target.uri(), spec))
+        .await;
+    let event = app
+        .post_event(json!({"type": "x.alert", "subject": "db", "data": {"level": "high"}}))
+        .await;
+    let delivered = app.deliveries_of(&event, crate::helpers::settled).await;
+    let id = delivered[0]["id"].as_str().unwrap().to_owned();
+    let browser = connect(&driver).await;
+
+    browser.goto(&app.url("/ui")).await.unwrap();
+    type_into(&browser, "#token", ADMIN_TOKEN).await;
+    click(&browser, "main button[type=submit]").await;
+    arrive_at(&browser, "/ui").await;
+    click(&browser, "nav a[href='/ui/deliveries']").await;
+    arrive_at(&browser, "/ui/deliveries").await;
+    for (css, value) in [
+        ("#filter-webhook", hook.as_str()),
+        ("#filter-status", "failed"),
+    ] {
+        let select = element(&browser, css).await;
+        select.select_by_value(value).await.unwrap();
+    }
+    click(&browser, "#filters button[type=submit]").await;
+    let row = format!("a[href='/ui/deliveries/{id}']");
+    element(&browser, &row).await;
+    let url = browser.current_url().await.unwrap();
+    assert!(
+        url.query().is_some_and(|q| q.contains("status=failed")),
+        "{url}"
+    );
+    screenshots(&browser, "deliveries").await;
+
+    click(&browser, &row).await;
+    arrive_at(&browser, &format!("/ui/deliveries/{id}")).await;
+    let attempt = element(&browser, "#attempt-1").await.text().await.unwrap();
+    assert!(
+        attempt.contains("HTTP 500") && attempt.contains("\"error\": \"down for maintenance\""),
+        "{attempt}"
+    );
+    screenshots(&browser, "delivery").await;
+    click(&browser, "form[action$='/retry'] button[type=submit]").await;
+    arrive_at(&browser, &format!("/ui/deliveries/{id}")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rows(
+        &app,
+        &format!("delivery_attempts WHERE delivery_id = '{id}'"),
+    ) < 2
+    {
+        assert!(Instant::now() < deadline, "the retry was never sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.refresh().await.unwrap();
+    element(&browser, "#attempt-2").await;
+    browser.close().await.unwrap();
+}

@@ -1,6 +1,7 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod deliveries;
 mod http;
 
 use diesel::prelude::*;
