@@ -4,6 +4,8 @@
 
 mod assets;
 mod error;
+mod incident_actions;
+mod incidents;
 mod overview;
 pub mod pages;
 mod session;
@@ -25,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/assets/{file}").route(web::get().to(assets::serve)))
                 .configure(sign_in::routes)
                 .configure(tokens::routes)
+                .configure(incidents::routes)
                 .default_service(web::to(not_found)),
         );
 }
