@@ -2,6 +2,8 @@
 
 mod browser;
 mod http;
+mod incidents;
+mod incidents_browser;
 
 use diesel::prelude::*;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
