@@ -232,7 +232,11 @@ pub async fn detail(
     let incident = incidents::get(&state.store, reference).await?;
     let hooks = webhooks::list(&state.store, PageRequest::new(Some(FORWARD_CHOICES), None))
         .await
-        .map_err(|error| UiError::internal(&error))?;
+        .map_err(|error| match error {
+            // an unavailable database is a 503 here as everywhere, not a logged failure
+            webhooks::WebhookError::Store(error) => UiError::from(error),
+            other => UiError::internal(&other),
+        })?;
     let forward_to: Vec<WebhookChoice> = hooks
         .items
         .into_iter()
