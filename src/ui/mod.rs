@@ -6,6 +6,8 @@ mod assets;
 mod deliveries;
 mod delivery_view;
 mod error;
+mod incident_actions;
+mod incidents;
 mod overview;
 pub mod pages;
 mod session;
@@ -28,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(sign_in::routes)
                 .configure(tokens::routes)
                 .configure(deliveries::routes)
+                .configure(incidents::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -20,7 +20,7 @@ pub const HOME_PATH: &str = "/ui";
 
 const LAYOUT: &str = "layout";
 const ERROR: &str = "error";
-const SOURCES: [(&str, &str); 9] = [
+const SOURCES: [(&str, &str); 11] = [
     (LAYOUT, include_str!("../../templates/ui/layout.hbs")),
     (ERROR, include_str!("../../templates/ui/error.hbs")),
     ("sign_in", include_str!("../../templates/ui/sign_in.hbs")),
@@ -39,6 +39,11 @@ const SOURCES: [(&str, &str); 9] = [
         include_str!("../../templates/ui/deliveries.hbs"),
     ),
     ("delivery", include_str!("../../templates/ui/delivery.hbs")),
+    (
+        "incidents",
+        include_str!("../../templates/ui/incidents.hbs"),
+    ),
+    ("incident", include_str!("../../templates/ui/incident.hbs")),
 ];
 
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no

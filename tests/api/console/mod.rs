@@ -3,6 +3,8 @@
 mod browser;
 mod deliveries;
 mod http;
+mod incidents;
+mod incidents_browser;
 
 use diesel::prelude::*;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
