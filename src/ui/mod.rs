@@ -9,6 +9,9 @@ pub mod pages;
 mod session;
 mod sign_in;
 mod tokens;
+mod webhook_form;
+mod webhook_preview;
+mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -25,6 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/assets/{file}").route(web::get().to(assets::serve)))
                 .configure(sign_in::routes)
                 .configure(tokens::routes)
+                .configure(webhooks::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -2,6 +2,7 @@
 
 mod browser;
 mod http;
+mod webhooks;
 
 use diesel::prelude::*;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
