@@ -22,7 +22,7 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const WIDTHS: [u32; 2] = [360, 1440];
 
 /// chromedriver on a free loopback port, stopped with the test.
-struct Driver {
+pub(super) struct Driver {
     child: Child,
     port: u16,
 }
@@ -44,7 +44,7 @@ fn installed(program: &str) -> bool {
 }
 
 /// `None` (after a note) when the browser is missing outside CI; a failure inside CI.
-fn start_driver() -> Option<Driver> {
+pub(super) fn start_driver() -> Option<Driver> {
     if !installed("chromedriver") || !installed(CHROMIUM) {
         let message = "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)";
         assert!(
@@ -71,7 +71,7 @@ fn start_driver() -> Option<Driver> {
     Some(Driver { child, port })
 }
 
-async fn connect(driver: &Driver) -> Client {
+pub(super) async fn connect(driver: &Driver) -> Client {
     let capabilities = json!({
         "goog:chromeOptions": {
             "binary": CHROMIUM,
@@ -107,7 +107,7 @@ fn screenshot_dir() -> PathBuf {
 }
 
 /// The current page at each width, as `<name>-<width>.png`; the page must fit the width.
-async fn screenshots(browser: &Client, name: &str) {
+pub(super) async fn screenshots(browser: &Client, name: &str) {
     for width in WIDTHS {
         browser.set_window_size(width, 900).await.expect("resize");
         let overflow = browser
@@ -133,7 +133,7 @@ async fn path_of(browser: &Client) -> String {
 }
 
 /// Waits for a navigation a click started to arrive at `path`.
-async fn arrive_at(browser: &Client, path: &str) {
+pub(super) async fn arrive_at(browser: &Client, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let current = path_of(browser).await;
@@ -149,7 +149,7 @@ async fn arrive_at(browser: &Client, path: &str) {
 }
 
 /// The element `css` selects, waiting for a page a click started to show it.
-async fn element(browser: &Client, css: &str) -> Element {
+pub(super) async fn element(browser: &Client, css: &str) -> Element {
     browser
         .wait()
         .at_most(Duration::from_secs(10))
@@ -158,11 +158,11 @@ async fn element(browser: &Client, css: &str) -> Element {
         .unwrap_or_else(|error| panic!("no {css}: {error}"))
 }
 
-async fn click(browser: &Client, css: &str) {
+pub(super) async fn click(browser: &Client, css: &str) {
     element(browser, css).await.click().await.expect("click");
 }
 
-async fn type_into(browser: &Client, css: &str, text: &str) {
+pub(super) async fn type_into(browser: &Client, css: &str, text: &str) {
     element(browser, css)
         .await
         .send_keys(text)

@@ -1,6 +1,7 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod browser_webhooks;
 mod http;
 mod webhooks;
 
