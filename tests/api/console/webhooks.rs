@@ -203,4 +203,27 @@ backend_tests! {
         assert_eq!(broken["error"]["field"], "body_template");
         assert_eq!(rows(&app, "webhooks WHERE name = 'draft'"), 0);
     }
+
+    async fn webhooks_are_paused_resumed_and_deleted_after_a_confirmation(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let id = app.create_webhook(webhook("cycled", "http://127.0.0.1:9/hook", json!({}))).await;
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+        let csrf = console.form_token("/ui/webhooks").await;
+        let active = format!("/ui/webhooks/{id}/active");
+
+        let paused = console.post(&active, &[("csrf", &csrf), ("active", "false")]).await;
+        let paused_list = console.page("/ui/webhooks").await;
+        let stored = app.get_json(&format!("/api/v1/webhooks/{id}")).await;
+        let resumed = console.post(&active, &[("csrf", &csrf), ("active", "true")]).await;
+        let confirm = console.page(&format!("/ui/webhooks/{id}/delete")).await;
+        let deleted = console.post(&format!("/ui/webhooks/{id}/delete"), &[("csrf", &csrf)]).await;
+
+        assert_eq!((paused.status(), location(&paused)), (StatusCode::SEE_OTHER, "/ui/webhooks"));
+        assert!(paused_list.contains("badge-muted\">paused") && paused_list.contains(">Resume<"), "{paused_list}");
+        assert_eq!(stored["active"], false);
+        assert_eq!(resumed.status(), StatusCode::SEE_OTHER);
+        assert!(confirm.contains("Delete <strong>cycled</strong>"), "{confirm}");
+        assert_eq!((deleted.status(), location(&deleted)), (StatusCode::SEE_OTHER, "/ui/webhooks"));
+        assert_eq!(rows(&app, "webhooks WHERE name = 'cycled'"), 0);
+    }
 }
