@@ -56,13 +56,33 @@ pub async fn load(store: &Store) -> Result<Overview, StoreError> {
         .await
 }
 
-fn assemble(
-    severities: Vec<(String, i64)>,
+/// The webhooks `(id, name, active)` of a page of the webhooks list, each with its last 24
+/// hours' counts and the status of its newest delivery (one indexed lookup per webhook).
+pub async fn webhooks_health(
+    store: &Store,
+    webhooks: Vec<(String, String, bool)>,
+) -> Result<Vec<(WebhookHealth, Option<String>)>, StoreError> {
+    let since = id_bound_at("dlv", now_millis() - DAY_MS);
+    store
+        .read(move |conn| {
+            let ids: Vec<String> = webhooks.iter().map(|(id, _, _)| id.clone()).collect();
+            let counts = store::deliveries::count_since_by_webhook(conn, &ids, &since)?;
+            with_counts(&counts, webhooks)
+                .into_iter()
+                .map(|health| {
+                    let last = store::deliveries::last_status(conn, &health.id)?;
+                    Ok((health, last))
+                })
+                .collect()
+        })
+        .await
+}
+
+/// Each webhook with its deliveries' counts by status, grouped from `(webhook, status, n)`.
+fn with_counts(
     counts: &[(String, String, i64)],
     webhooks: Vec<(String, String, bool)>,
-    failed_last_day: i64,
-) -> Overview {
-    let open: HashMap<String, i64> = severities.into_iter().collect();
+) -> Vec<WebhookHealth> {
     let mut per_webhook: HashMap<&str, (i64, i64, i64)> = HashMap::new();
     for (webhook, status, count) in counts {
         let entry = per_webhook.entry(webhook).or_default();
@@ -72,7 +92,7 @@ fn assemble(
             _ => entry.2 += count,
         }
     }
-    let webhooks = webhooks
+    webhooks
         .into_iter()
         .map(|(id, name, active)| {
             let (succeeded, failed, pending) =
@@ -86,7 +106,17 @@ fn assemble(
                 pending,
             }
         })
-        .collect();
+        .collect()
+}
+
+fn assemble(
+    severities: Vec<(String, i64)>,
+    counts: &[(String, String, i64)],
+    webhooks: Vec<(String, String, bool)>,
+    failed_last_day: i64,
+) -> Overview {
+    let open: HashMap<String, i64> = severities.into_iter().collect();
+    let webhooks = with_counts(counts, webhooks);
     Overview {
         open_incidents: SEVERITIES
             .iter()

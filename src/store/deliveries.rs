@@ -376,6 +376,16 @@ pub fn count_since_by_webhook(
         .load(conn)?)
 }
 
+/// The status of a webhook's newest delivery: the last entry of its `(webhook_id, id)` index.
+pub fn last_status(conn: &mut AnyConnection, webhook: &str) -> Result<Option<String>, StoreError> {
+    Ok(deliveries::table
+        .filter(deliveries::webhook_id.eq(webhook))
+        .order(deliveries::id.desc())
+        .select(deliveries::status)
+        .first(conn)
+        .optional()?)
+}
+
 /// How many deliveries created at or after the id bound `since` failed: a range of the
 /// primary key.
 pub fn count_failed_since(conn: &mut AnyConnection, since: &str) -> Result<i64, StoreError> {

@@ -11,6 +11,7 @@ use super::pages;
 use crate::sessions::SessionError;
 use crate::store::StoreError;
 use crate::tokens::TokenError;
+use crate::webhooks::WebhookError;
 
 /// How long a client told `429` should wait, in seconds: one rate-limit window.
 const RATE_LIMIT_RETRY_SECONDS: &str = "60";
@@ -163,6 +164,24 @@ impl From<TokenError> for UiError {
             }
             TokenError::Store(error) => error.into(),
             TokenError::Random(error) => UiError::internal(&error),
+        }
+    }
+}
+
+impl From<WebhookError> for UiError {
+    fn from(error: WebhookError) -> Self {
+        match error {
+            WebhookError::NotFound(_) => UiError::not_found(error.to_string()),
+            WebhookError::Invalid(_) => UiError::page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Invalid webhook",
+                error.to_string(),
+            ),
+            WebhookError::NameTaken(_) | WebhookError::InUse(_) => {
+                UiError::page(StatusCode::CONFLICT, "Conflict", error.to_string())
+            }
+            WebhookError::Managed(_) => UiError::forbidden(error.to_string()),
+            WebhookError::Store(error) => error.into(),
         }
     }
 }

@@ -13,6 +13,9 @@ pub mod pages;
 mod session;
 mod sign_in;
 mod tokens;
+mod webhook_form;
+mod webhook_preview;
+mod webhooks;
 
 use actix_web::{HttpResponse, web};
 
@@ -31,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(tokens::routes)
                 .configure(deliveries::routes)
                 .configure(incidents::routes)
+                .configure(webhooks::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -37,17 +37,24 @@ struct WebhookRow {
     health: &'static str,
 }
 
+/// A success rate as shown (`97 %`) and its badge: `ok` at 99 % or more, `warn` from 90 %,
+/// `bad` below, `none` when nothing settled.
+pub fn success_badge(percent: Option<i64>) -> (Option<String>, &'static str) {
+    let badge = match percent {
+        None => "none",
+        Some(99..) => "ok",
+        Some(90..) => "warn",
+        Some(_) => "bad",
+    };
+    (percent.map(|percent| format!("{percent} %")), badge)
+}
+
 impl From<WebhookHealth> for WebhookRow {
     fn from(webhook: WebhookHealth) -> Self {
-        let success_percent = webhook.success_percent();
+        let (success, health) = success_badge(webhook.success_percent());
         Self {
-            health: match success_percent {
-                None => "none",
-                Some(99..) => "ok",
-                Some(90..) => "warn",
-                Some(_) => "bad",
-            },
-            success: success_percent.map(|percent| format!("{percent} %")),
+            health,
+            success,
             name: webhook.name,
             active: webhook.active,
             succeeded: webhook.succeeded,

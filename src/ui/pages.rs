@@ -20,7 +20,7 @@ pub const HOME_PATH: &str = "/ui";
 
 const LAYOUT: &str = "layout";
 const ERROR: &str = "error";
-const SOURCES: [(&str, &str); 11] = [
+const SOURCES: [(&str, &str); 15] = [
     (LAYOUT, include_str!("../../templates/ui/layout.hbs")),
     (ERROR, include_str!("../../templates/ui/error.hbs")),
     ("sign_in", include_str!("../../templates/ui/sign_in.hbs")),
@@ -44,11 +44,25 @@ const SOURCES: [(&str, &str); 11] = [
         include_str!("../../templates/ui/incidents.hbs"),
     ),
     ("incident", include_str!("../../templates/ui/incident.hbs")),
+    ("webhooks", include_str!("../../templates/ui/webhooks.hbs")),
+    (
+        "webhook_form",
+        include_str!("../../templates/ui/webhook_form.hbs"),
+    ),
+    (
+        "webhook_delete",
+        include_str!("../../templates/ui/webhook_delete.hbs"),
+    ),
+    (
+        "webhook_test",
+        include_str!("../../templates/ui/webhook_test.hbs"),
+    ),
 ];
 
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no
-/// framing, forms post only here.
+/// framing, forms post only here; the script talks only to this origin (the live preview).
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
+    connect-src 'self'; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {

@@ -11,7 +11,7 @@ pub use cache::WebhookCache;
 pub use filter::{CompiledFilter, Condition, Filter, MatchMode, Op};
 pub use rendering::{MAX_TEMPLATE_BYTES, Rendering, body_kind, compile_template};
 pub use resource::{
-    create, delete, ensure_managed, first_broken, from_row, get, is_managed, list, replace,
+    create, delete, draft, ensure_managed, first_broken, from_row, get, is_managed, list, replace,
     reseal_stored,
 };
 

@@ -205,6 +205,23 @@ pub async fn replace(
         .await
 }
 
+/// A webhook not stored, as a form would save it, for previewing its request: checked like a
+/// save except for the network, and, when it edits `id`, with masked secrets kept as stored.
+pub async fn draft(
+    store: &Store,
+    id: Option<&str>,
+    mut spec: WebhookSpec,
+) -> Result<Webhook, WebhookError> {
+    spec.endpoint.normalize();
+    if let Some(id) = id {
+        let current = get(store, id).await?;
+        spec.endpoint.keep_masked_secrets(&current.spec.endpoint);
+    }
+    spec.validate()?;
+    let id = id.map_or_else(|| "whk_preview".to_owned(), str::to_owned);
+    Ok(Webhook::build(id, spec, 0, 0))
+}
+
 /// Deletes a webhook with its deliveries and their log; refused while a schedule fires to it.
 pub async fn delete(store: &Store, id: &str, actor: &str) -> Result<(), WebhookError> {
     refuse_managed(id)?;

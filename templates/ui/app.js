@@ -21,3 +21,36 @@ document.querySelectorAll("[data-copy]").forEach((button) => {
     }
   });
 });
+// The webhook form's live preview: as the form changes (debounced), it is posted to the
+// preview endpoint, which answers the request it would send; only the latest answer is shown.
+document.querySelectorAll("form[data-preview]").forEach((form) => {
+  const output = document.getElementById("preview-output");
+  const status = document.getElementById("preview-status");
+  if (!output || !status) return;
+  let timer = null;
+  let latest = 0;
+  const refresh = async () => {
+    const asked = ++latest;
+    const body = new URLSearchParams(new FormData(form));
+    try {
+      const response = await fetch(form.dataset.preview, {
+        method: "POST", body, credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+      if (asked !== latest) return;
+      if (!response.ok) { status.textContent = `No preview (HTTP ${response.status}).`; return; }
+      const answer = await response.json();
+      if (answer.text !== null) {
+        output.textContent = answer.text;
+        status.textContent = "Updated as you type.";
+      } else {
+        status.textContent = answer.error ? answer.error.message : "No preview.";
+      }
+    } catch (_) {
+      if (asked === latest) status.textContent = "No preview: the server cannot be reached.";
+    }
+  };
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  });
+});

@@ -1,10 +1,12 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod browser_webhooks;
 mod deliveries;
 mod http;
 mod incidents;
 mod incidents_browser;
+mod webhooks;
 
 use diesel::prelude::*;
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
