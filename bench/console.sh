@@ -7,7 +7,7 @@
 # Seeds (straight into the tables, after the server has created the schema):
 #   WEBHOOKS (10) webhooks, made through the API so their configuration is real;
 #   DELIVERIES (1,000,000) deliveries, one event each, over the last 30 days, time-ordered
-#     UUIDv7 ids (`evt_…`, `dlv_…`, as src/ids.rs new_id makes them), round-robin over the
+#     UUIDv7 ids (`evt_…`, `dlv_…`, as src/ids.rs new_id makes them), each for one of the
 #     webhooks at random, 1 in FAILED_EVERY (50) failed with a 500, 1 in 100 pending (due in an
 #     hour, so the delivery engine stays idle while pages are timed), the rest succeeded;
 #   INCIDENTS (100,000) incidents over the same 30 days (`inc_…`, numbers 1…N, counter moved on),
