@@ -18,7 +18,16 @@ BIN=${BIN:-target/release/switchyard}
 BENCH=target/release/examples/delivery_bench
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+# Every PostgreSQL database this run creates starts with this; they are dropped at the end
+# (KEEP=1 keeps them, to look at what a run stored).
+RUN_PREFIX="switchyard_bench_$RANDOM$RANDOM"
+drop_databases() {
+    [ "${KEEP:-0}" = 1 ] && return
+    for name in $(psql "$PG" -Atc "SELECT datname FROM pg_database WHERE datname LIKE '${RUN_PREFIX}_%'" 2>/dev/null); do
+        psql "$PG" -qc "DROP DATABASE \"$name\" WITH (FORCE)" >/dev/null 2>&1 || echo "could not drop $name"
+    done
+}
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; drop_databases; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # start_server PORT DATABASE_URL
@@ -33,7 +42,7 @@ start_server() {
 stop_servers() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done; PIDS=(); }
 # PostgreSQL on the same host: TLS would only add encryption to every round trip.
 fresh_pg() {
-    local name="switchyard_bench_$RANDOM$RANDOM"
+    local name="${RUN_PREFIX}_$RANDOM"
     psql "$PG" -qc "CREATE DATABASE $name" >/dev/null
     echo "${PG%/*}/$name?sslmode=disable"
 }
