@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::delivery_view::{AttemptView, DeliveryRow, Filters, STATUSES, parse_time};
 use super::error::UiError;
-use super::pages::{self, Chrome, SessionView};
+use super::pages::{self, Chrome};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::delivery::log::{self, LogError};
@@ -74,11 +74,7 @@ struct ListPage {
 }
 
 fn chrome<'a>(title: &'a str, session: &'a Session) -> Chrome<'a> {
-    Chrome {
-        title,
-        nav: "deliveries",
-        session: Some(SessionView::of(session)),
-    }
+    Chrome::signed_in(title, "deliveries", session)
 }
 
 /// Webhooks for the filter's choice, by name: at most one page of them, which is as many as a

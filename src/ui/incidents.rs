@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
 use super::incident_actions;
-use super::pages::{self, Chrome, SessionView};
+use super::pages::{self, Chrome};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::incidents::{self, Attribute, Incident, IncidentError, TimelineEntry};
@@ -130,11 +130,7 @@ fn choices(values: &[&'static str], current: &str) -> Vec<Choice> {
 }
 
 pub fn chrome<'a>(title: &'a str, session: &'a Session) -> Chrome<'a> {
-    Chrome {
-        title,
-        nav: "incidents",
-        session: Some(SessionView::of(session)),
-    }
+    Chrome::signed_in(title, "incidents", session)
 }
 
 async fn list(

@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 
 use super::error::UiError;
-use super::pages::{self, Chrome, SessionView};
+use super::pages::{self, Chrome};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::overview::{self, WebhookHealth};
@@ -84,10 +84,6 @@ pub async fn show(
             .collect(),
         webhooks_shown: overview::WEBHOOKS_SHOWN,
     };
-    let chrome = Chrome {
-        title: "Overview",
-        nav: "overview",
-        session: Some(SessionView::of(&session)),
-    };
+    let chrome = Chrome::signed_in("Overview", "overview", &session);
     pages::ok("overview", &chrome, page)
 }

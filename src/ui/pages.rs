@@ -98,6 +98,17 @@ pub struct SessionView<'a> {
     form_token: &'a str,
 }
 
+impl<'a> Chrome<'a> {
+    /// A page of a signed-in session, with `nav` marked as the current entry.
+    pub fn signed_in(title: &'a str, nav: &'a str, session: &'a Session) -> Self {
+        Chrome {
+            title,
+            nav,
+            session: Some(SessionView::of(session)),
+        }
+    }
+}
+
 impl<'a> SessionView<'a> {
     pub fn of(session: &'a Session) -> Self {
         Self {

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
-use super::pages::{self, Chrome, SessionView};
+use super::pages::{self, Chrome};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::sessions::Session;
@@ -85,11 +85,7 @@ struct ListPage {
 }
 
 fn chrome<'a>(title: &'a str, session: &'a Session) -> Chrome<'a> {
-    Chrome {
-        title,
-        nav: "tokens",
-        session: Some(SessionView::of(session)),
-    }
+    Chrome::signed_in(title, "tokens", session)
 }
 
 async fn list_page(state: &AppState, cursor: Option<String>) -> Result<ListPage, UiError> {

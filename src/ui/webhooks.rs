@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::error::UiError;
-use super::pages::{self, Chrome, SessionView};
+use super::pages::{self, Chrome};
 use super::session::SignedIn;
 use super::webhook_form::{FieldError, WebhookForm};
 use super::webhook_preview;
@@ -69,11 +69,7 @@ struct WebhookRow {
 }
 
 pub fn chrome<'a>(title: &'a str, session: &'a Session) -> Chrome<'a> {
-    Chrome {
-        title,
-        nav: "webhooks",
-        session: Some(SessionView::of(session)),
-    }
+    Chrome::signed_in(title, "webhooks", session)
 }
 
 async fn list(
