@@ -4,17 +4,13 @@
 
 mod assets;
 mod deliveries;
-mod delivery_view;
 mod error;
-mod incident_actions;
 mod incidents;
 mod overview;
 pub mod pages;
 mod session;
 mod sign_in;
 mod tokens;
-mod webhook_form;
-mod webhook_preview;
 mod webhooks;
 
 use actix_web::{HttpResponse, web};

@@ -20,43 +20,23 @@ pub const HOME_PATH: &str = "/ui";
 
 const LAYOUT: &str = "layout";
 const ERROR: &str = "error";
-const SOURCES: [(&str, &str); 15] = [
+/// The frame and the pages that belong to no section; each section's module lists its own.
+const CORE: Templates = &[
     (LAYOUT, include_str!("../../templates/ui/layout.hbs")),
     (ERROR, include_str!("../../templates/ui/error.hbs")),
     ("sign_in", include_str!("../../templates/ui/sign_in.hbs")),
     ("overview", include_str!("../../templates/ui/overview.hbs")),
-    ("tokens", include_str!("../../templates/ui/tokens.hbs")),
-    (
-        "token_created",
-        include_str!("../../templates/ui/token_created.hbs"),
-    ),
-    (
-        "token_revoke",
-        include_str!("../../templates/ui/token_revoke.hbs"),
-    ),
-    (
-        "deliveries",
-        include_str!("../../templates/ui/deliveries.hbs"),
-    ),
-    ("delivery", include_str!("../../templates/ui/delivery.hbs")),
-    (
-        "incidents",
-        include_str!("../../templates/ui/incidents.hbs"),
-    ),
-    ("incident", include_str!("../../templates/ui/incident.hbs")),
-    ("webhooks", include_str!("../../templates/ui/webhooks.hbs")),
-    (
-        "webhook_form",
-        include_str!("../../templates/ui/webhook_form.hbs"),
-    ),
-    (
-        "webhook_delete",
-        include_str!("../../templates/ui/webhook_delete.hbs"),
-    ),
-    (
-        "webhook_test",
-        include_str!("../../templates/ui/webhook_test.hbs"),
-    ),
+];
+
+/// Page templates by name, with their Handlebars source.
+pub type Templates = &'static [(&'static str, &'static str)];
+
+const SECTIONS: [Templates; 5] = [
+    CORE,
+    super::tokens::TEMPLATES,
+    super::deliveries::TEMPLATES,
+    super::incidents::TEMPLATES,
+    super::webhooks::TEMPLATES,
 ];
 
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no
@@ -68,7 +48,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
 static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
-    for (name, source) in SOURCES {
+    for (name, source) in SECTIONS.into_iter().flatten() {
         registry
             .register_template_string(name, source)
             .map_err(|error| format!("templates/ui/{name}.hbs: {error}"))?;

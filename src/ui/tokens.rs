@@ -7,13 +7,25 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use super::error::UiError;
-use super::pages::{self, Chrome};
+use super::pages::{self, Chrome, Templates};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::timestamp::to_rfc3339;
 use crate::tokens::{self, ApiToken, Scope, TokenError};
+
+pub const TEMPLATES: Templates = &[
+    ("tokens", include_str!("../../templates/ui/tokens/list.hbs")),
+    (
+        "token_created",
+        include_str!("../../templates/ui/tokens/created.hbs"),
+    ),
+    (
+        "token_revoke",
+        include_str!("../../templates/ui/tokens/revoke.hbs"),
+    ),
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(

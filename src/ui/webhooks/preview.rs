@@ -6,13 +6,13 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::error::UiError;
-use super::pages;
-use super::session::SignedIn;
-use super::webhook_form::{FieldError, WebhookForm};
-use super::webhooks::chrome;
+use super::chrome;
+use super::form::{FieldError, WebhookForm};
 use crate::api::AppState;
 use crate::delivery::preview::{Preview, PreviewError, PreviewInput};
+use crate::ui::error::UiError;
+use crate::ui::pages;
+use crate::ui::session::SignedIn;
 use crate::webhooks::{self, WebhookError};
 
 /// What the script of the form page receives: the request as text, or why there is none.

@@ -2,21 +2,33 @@
 //! incident's page (timeline, attributes, where it was forwarded). Both read through the same
 //! domain functions as `/api/v1/incidents`; the changes are in `incident_actions`.
 
+mod actions;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::error::UiError;
-use super::incident_actions;
-use super::pages::{self, Chrome};
-use super::session::SignedIn;
 use crate::api::AppState;
 use crate::incidents::{self, Attribute, Incident, IncidentError, TimelineEntry};
 use crate::model::incident_fields::{SEVERITIES, STATUSES};
 use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::store::incidents::IncidentFilter;
+use crate::ui::error::UiError;
+use crate::ui::pages::{self, Chrome, Templates};
+use crate::ui::session::SignedIn;
 use crate::webhooks;
+
+pub const TEMPLATES: Templates = &[
+    (
+        "incidents",
+        include_str!("../../../templates/ui/incidents/list.hbs"),
+    ),
+    (
+        "incident",
+        include_str!("../../../templates/ui/incidents/detail.hbs"),
+    ),
+];
 
 /// Webhooks offered in the forward form: the first this many by name, as on the overview.
 const FORWARD_CHOICES: i64 = 100;
@@ -24,7 +36,7 @@ const FORWARD_CHOICES: i64 = 100;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/incidents").route(web::get().to(list)))
         .service(web::resource("/incidents/{id}").route(web::get().to(show)))
-        .configure(incident_actions::routes);
+        .configure(actions::routes);
 }
 
 /// The list's filters; empty fields (a form sends them) mean "any".

@@ -2,19 +2,32 @@
 //! delivery with each attempt, and sending again by hand (one delivery, or a webhook's failed
 //! deliveries since a time) through the same domain functions as the API.
 
+mod view;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
-use super::delivery_view::{AttemptView, DeliveryRow, Filters, STATUSES, parse_time};
-use super::error::UiError;
-use super::pages::{self, Chrome};
-use super::session::SignedIn;
 use crate::api::AppState;
 use crate::delivery::log::{self, LogError};
 use crate::sessions::Session;
 use crate::store::PageRequest;
+use crate::ui::error::UiError;
+use crate::ui::pages::{self, Chrome, Templates};
+use crate::ui::session::SignedIn;
 use crate::webhooks::{self, WebhookError};
+use view::{AttemptView, DeliveryRow, Filters, STATUSES, parse_time};
+
+pub const TEMPLATES: Templates = &[
+    (
+        "deliveries",
+        include_str!("../../../templates/ui/deliveries/list.hbs"),
+    ),
+    (
+        "delivery",
+        include_str!("../../../templates/ui/deliveries/detail.hbs"),
+    ),
+];
 
 /// Replays from the console send failed deliveries again, as the task of a replay is to
 /// recover from a receiver's outage.

@@ -7,13 +7,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use super::error::UiError;
-use super::incidents::{Refused, detail};
-use super::pages;
-use super::session::SignedIn;
+use super::{Refused, detail};
 use crate::api::AppState;
 use crate::incidents::{self, Incident, IncidentError, Operations, PatchInput};
 use crate::sessions::Session;
+use crate::ui::error::UiError;
+use crate::ui::pages;
+use crate::ui::session::SignedIn;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/incidents/{id}/intent").route(web::post().to(append_intent)))

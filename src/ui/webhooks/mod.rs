@@ -3,21 +3,42 @@
 //! (`webhooks::create` and `replace`, with the network policy), so the form accepts and
 //! refuses exactly what the API does, and a masked secret sent back keeps the stored one.
 
+mod form;
+mod preview;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::error::UiError;
-use super::pages::{self, Chrome};
-use super::session::SignedIn;
-use super::webhook_form::{FieldError, WebhookForm};
-use super::webhook_preview;
 use crate::api::AppState;
 use crate::overview::{self, WebhookHealth};
 use crate::sessions::Session;
 use crate::store::PageRequest;
+use crate::ui::error::UiError;
+use crate::ui::pages::{self, Chrome, Templates};
+use crate::ui::session::SignedIn;
 use crate::webhooks::{self, Webhook, WebhookError};
+use form::{FieldError, WebhookForm};
+
+pub const TEMPLATES: Templates = &[
+    (
+        "webhooks",
+        include_str!("../../../templates/ui/webhooks/list.hbs"),
+    ),
+    (
+        "webhook_form",
+        include_str!("../../../templates/ui/webhooks/form.hbs"),
+    ),
+    (
+        "webhook_delete",
+        include_str!("../../../templates/ui/webhooks/delete.hbs"),
+    ),
+    (
+        "webhook_test",
+        include_str!("../../../templates/ui/webhooks/test.hbs"),
+    ),
+];
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -26,14 +47,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::post().to(create)),
     )
     .service(web::resource("/webhooks/new").route(web::get().to(new)))
-    .service(web::resource("/webhooks/preview").route(web::post().to(webhook_preview::live)))
+    .service(web::resource("/webhooks/preview").route(web::post().to(preview::live)))
     .service(
         web::resource("/webhooks/{id}/edit")
             .route(web::get().to(edit))
             .route(web::post().to(update)),
     )
     .service(web::resource("/webhooks/{id}/active").route(web::post().to(set_active)))
-    .service(web::resource("/webhooks/{id}/test").route(web::post().to(webhook_preview::test)))
+    .service(web::resource("/webhooks/{id}/test").route(web::post().to(preview::test)))
     .service(
         web::resource("/webhooks/{id}/delete")
             .route(web::get().to(confirm_delete))
@@ -105,7 +126,7 @@ async fn list(
 }
 
 fn row(webhook: &Webhook, health: &WebhookHealth, last_status: Option<String>) -> WebhookRow {
-    let (success, badge) = super::overview::success_badge(health.success_percent());
+    let (success, badge) = crate::ui::overview::success_badge(health.success_percent());
     let form = WebhookForm::of(webhook);
     WebhookRow {
         id: webhook.id.clone(),
@@ -218,7 +239,7 @@ async fn save(
     session.check_change(&form.csrf)?;
     let id = id.as_deref();
     if form.action == "preview" {
-        let (preview, error) = match webhook_preview::render(&state, id, &form).await? {
+        let (preview, error) = match preview::render(&state, id, &form).await? {
             Ok(text) => (Some(text), None),
             Err(error) => (None, Some(error)),
         };

@@ -5,10 +5,10 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::error::UiError;
 use crate::delivery::log::{Attempt, Delivery};
 use crate::store::delivery_log::DeliveryFilter;
 use crate::timestamp::to_rfc3339;
+use crate::ui::error::UiError;
 
 pub const STATUSES: [&str; 3] = ["pending", "succeeded", "failed"];
 
