@@ -8,6 +8,7 @@ use super::auth::{Admin, Authorized, Read};
 use super::paging::{PageQuery, PageView};
 use super::{ApiError, AppState, ErrorBody};
 use crate::delivery::log::{self, Attempt, Delivery};
+use crate::incidents;
 use crate::store::delivery_log::DeliveryFilter;
 use crate::timestamp::to_rfc3339;
 
@@ -36,6 +37,8 @@ pub struct DeliveryQuery {
     status: Option<String>,
     /// An event id.
     event: Option<String>,
+    /// An incident (id or number): the deliveries of its events.
+    incident: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     page: PageQuery,
@@ -111,10 +114,15 @@ pub async fn list_deliveries(
     if let Some(status) = &query.status {
         check_status(status)?;
     }
+    let subject = match &query.incident {
+        Some(reference) => Some(incidents::get(&state.store, reference).await?.id),
+        None => None,
+    };
     let filter = DeliveryFilter {
         webhook_id: query.webhook,
         event_id: query.event,
         status: query.status,
+        subject,
         ..DeliveryFilter::default()
     };
     let page = log::list(&state.store, filter, query.page.page()?).await?;

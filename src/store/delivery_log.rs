@@ -28,6 +28,8 @@ pub struct DeliveryFilter {
     pub event_id: Option<String>,
     pub status: Option<String>,
     pub event_type: Option<String>,
+    /// Deliveries of the events about this subject (an incident's id).
+    pub subject: Option<String>,
     /// Deliveries created at or after this time (Unix milliseconds).
     pub created_from: Option<i64>,
     /// Deliveries created before this time (Unix milliseconds).
@@ -61,6 +63,9 @@ pub fn list(
     }
     if let Some(event_type) = &filter.event_type {
         query = query.filter(events::event_type.eq(event_type));
+    }
+    if let Some(subject) = &filter.subject {
+        query = query.filter(events::subject.eq(subject));
     }
     // Times become bounds on the id (a UUIDv7 starts with its creation time), so a time range
     // is a range of the primary key rather than a scan of `created_at`.

@@ -27,6 +27,10 @@ pub const TEMPLATES: Templates = &[
         "delivery",
         include_str!("../../../templates/ui/deliveries/detail.hbs"),
     ),
+    (
+        "delivery_table",
+        include_str!("../../../templates/ui/deliveries/table.hbs"),
+    ),
 ];
 
 /// Replays from the console send failed deliveries again, as the task of a replay is to
@@ -136,6 +140,34 @@ async fn list(
         filters,
     };
     pages::ok("deliveries", &chrome("Deliveries", &session), page)
+}
+
+/// How many of an incident's deliveries its page shows; the log has the rest.
+const INCIDENT_DELIVERIES: i64 = 10;
+
+/// An incident's latest deliveries, and the log's address for all of them when there are more.
+#[derive(Debug, Serialize)]
+pub struct IncidentDeliveries {
+    rows: Vec<DeliveryRow>,
+    more_href: Option<String>,
+}
+
+pub async fn of_incident(
+    state: &AppState,
+    incident_id: &str,
+) -> Result<IncidentDeliveries, UiError> {
+    let filters = Filters {
+        incident: incident_id.to_owned(),
+        ..Filters::default()
+    };
+    let request = PageRequest::new(Some(INCIDENT_DELIVERIES), None);
+    let page = log::list(&state.store, filters.to_store()?, request)
+        .await
+        .map_err(log_error)?;
+    Ok(IncidentDeliveries {
+        rows: page.items.into_iter().map(DeliveryRow::from).collect(),
+        more_href: page.next_cursor.map(|_| filters.href(None)),
+    })
 }
 
 async fn show(

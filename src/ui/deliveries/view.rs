@@ -21,6 +21,9 @@ pub struct Filters {
     pub status: String,
     #[serde(default)]
     pub event_type: String,
+    /// An incident's id: the deliveries of its events (the incident page links here).
+    #[serde(default)]
+    pub incident: String,
     /// From this time on, RFC 3339 or as a `datetime-local` field sends it (taken as UTC).
     #[serde(default)]
     pub since: String,
@@ -45,6 +48,7 @@ impl Filters {
             event_id: None,
             status,
             event_type: some(&self.event_type),
+            subject: some(&self.incident),
             created_from: parse_time("since", &self.since)?,
             created_before: parse_time("until", &self.until)?,
         })
@@ -57,6 +61,7 @@ impl Filters {
             ("webhook", &self.webhook),
             ("status", &self.status),
             ("event_type", &self.event_type),
+            ("incident", &self.incident),
             ("since", &self.since),
             ("until", &self.until),
         ];

@@ -14,6 +14,7 @@ use crate::model::incident_fields::{SEVERITIES, STATUSES};
 use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::store::incidents::IncidentFilter;
+use crate::ui::deliveries;
 use crate::ui::error::UiError;
 use crate::ui::pages::{self, Chrome, Templates};
 use crate::ui::session::SignedIn;
@@ -262,6 +263,7 @@ pub async fn detail(
         "timeline": incident.timeline.iter().cloned().rev().map(EntryView::from).collect::<Vec<_>>(),
         "incident": incident,
         "webhooks": forward_to,
+        "deliveries": deliveries::of_incident(state, &incident.id).await?,
         "refused": refused,
     });
     let body = pages::render("incident", &chrome(&title, session), view)?;

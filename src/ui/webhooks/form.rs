@@ -47,6 +47,9 @@ pub struct WebhookForm {
     pub max_attempts: String,
     pub incident_updates: Option<String>,
     pub active: Option<String>,
+    /// What the preview renders (not part of the webhook): empty for a sample event,
+    /// `event:<id>` for a stored event, `incident:<id>` for an incident as it is now.
+    pub preview_with: String,
 }
 
 /// A refusal placed beside its field: `field` is the form field's name (`form` when none fits).

@@ -145,7 +145,8 @@ fn row(webhook: &Webhook, health: &WebhookHealth, last_status: Option<String>) -
 }
 
 /// The form page: `id` when editing, `error` beside its field, `preview` a rendered request.
-pub fn form_page(
+pub async fn form_page(
+    state: &AppState,
     session: &Session,
     id: Option<&str>,
     form: &WebhookForm,
@@ -168,6 +169,7 @@ pub fn form_page(
         "form": form,
         "error": error.unwrap_or_default(),
         "preview": preview,
+        "preview_choices": preview::choices(state, &form.preview_with).await?,
     });
     let body = pages::render("webhook_form", &chrome(title, session), page)?;
     Ok(pages::html(&mut HttpResponse::build(status), body))
@@ -182,9 +184,13 @@ fn refuse_read(session: &Session) -> Result<(), UiError> {
     }
 }
 
-async fn new(SignedIn(session): SignedIn) -> Result<HttpResponse, UiError> {
+async fn new(
+    SignedIn(session): SignedIn,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, UiError> {
     refuse_read(&session)?;
     form_page(
+        &state,
         &session,
         None,
         &WebhookForm::blank(),
@@ -192,6 +198,7 @@ async fn new(SignedIn(session): SignedIn) -> Result<HttpResponse, UiError> {
         None,
         StatusCode::OK,
     )
+    .await
 }
 
 async fn edit(
@@ -202,6 +209,7 @@ async fn edit(
     refuse_read(&session)?;
     let webhook = webhooks::get(&state.store, &id).await?;
     form_page(
+        &state,
         &session,
         Some(&id),
         &WebhookForm::of(&webhook),
@@ -209,6 +217,7 @@ async fn edit(
         None,
         StatusCode::OK,
     )
+    .await
 }
 
 async fn create(
@@ -243,7 +252,7 @@ async fn save(
             Ok(text) => (Some(text), None),
             Err(error) => (None, Some(error)),
         };
-        return form_page(&session, id, &form, error, preview, StatusCode::OK);
+        return form_page(&state, &session, id, &form, error, preview, StatusCode::OK).await;
     }
     let saved = match form.to_spec() {
         Ok(spec) => {
@@ -258,20 +267,33 @@ async fn save(
     };
     match saved {
         Ok(_) => Ok(pages::redirect("/ui/webhooks")),
-        Err(WebhookError::Invalid(invalid)) => form_page(
-            &session,
-            id,
-            &form,
-            Some(FieldError::of(&invalid)),
-            None,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Err(WebhookError::Invalid(invalid)) => {
+            form_page(
+                &state,
+                &session,
+                id,
+                &form,
+                Some(FieldError::of(&invalid)),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
         Err(error @ WebhookError::NameTaken(_)) => {
             let error = FieldError {
                 field: "name",
                 message: error.to_string(),
             };
-            form_page(&session, id, &form, Some(error), None, StatusCode::CONFLICT)
+            form_page(
+                &state,
+                &session,
+                id,
+                &form,
+                Some(error),
+                None,
+                StatusCode::CONFLICT,
+            )
+            .await
         }
         Err(error) => Err(error.into()),
     }

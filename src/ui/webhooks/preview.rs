@@ -1,6 +1,7 @@
 //! The webhook form's request preview and the test send, both through the API's machinery
-//! (`delivery::preview`) with a sample event of the first subscribed type: the preview renders
-//! the form as it stands (unsaved), the test sends the stored webhook's request.
+//! (`delivery::preview`): the preview renders the form as it stands (unsaved) against a sample
+//! event of the first subscribed type, a recent event or an incident as it is now; the test
+//! sends the stored webhook's request for a sample event.
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -9,7 +10,11 @@ use serde_json::{Value, json};
 use super::chrome;
 use super::form::{FieldError, WebhookForm};
 use crate::api::AppState;
-use crate::delivery::preview::{Preview, PreviewError, PreviewInput};
+use crate::delivery::preview::{IncidentSnapshot, Preview, PreviewError, PreviewInput};
+use crate::events::{self, EventError};
+use crate::incidents::{self, IncidentError};
+use crate::store::PageRequest;
+use crate::store::incidents::IncidentFilter;
 use crate::ui::error::UiError;
 use crate::ui::pages;
 use crate::ui::session::SignedIn;
@@ -29,8 +34,108 @@ fn sample() -> PreviewInput {
     }
 }
 
-/// The form's request for a sample event as text, secrets masked; or the refusal of the form
-/// (or of its template's render) placed beside its field.
+/// How many recent events and incidents the preview offers to render against.
+const PREVIEW_CHOICES: i64 = 10;
+
+/// One thing the preview can render against.
+#[derive(Debug, Serialize)]
+pub struct PreviewChoice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+/// The preview's choices besides the sample: the latest incidents and events.
+#[derive(Debug, Serialize)]
+pub struct PreviewChoices {
+    incidents: Vec<PreviewChoice>,
+    events: Vec<PreviewChoice>,
+}
+
+pub async fn choices(state: &AppState, chosen: &str) -> Result<PreviewChoices, UiError> {
+    let latest = || PageRequest::new(Some(PREVIEW_CHOICES), None);
+    let choice = |value: String, label: String| PreviewChoice {
+        selected: value == chosen,
+        value,
+        label,
+    };
+    let incidents = incidents::list(&state.store, IncidentFilter::default(), latest()).await?;
+    let events = events::list(&state.store, None, latest())
+        .await
+        .map_err(event_error)?;
+    Ok(PreviewChoices {
+        incidents: incidents
+            .items
+            .into_iter()
+            .map(|incident| {
+                let label = format!(
+                    "#{} {} ({})",
+                    incident.number, incident.title, incident.status
+                );
+                choice(format!("incident:{}", incident.id), label)
+            })
+            .collect(),
+        events: events
+            .items
+            .into_iter()
+            .map(|event| {
+                let label = format!("{} · {}", event.event_type, event.occurred_at);
+                choice(format!("event:{}", event.id), label)
+            })
+            .collect(),
+    })
+}
+
+fn event_error(error: EventError) -> UiError {
+    match error {
+        EventError::Store(error) => error.into(),
+        other => UiError::internal(&other),
+    }
+}
+
+/// What the preview renders against, from the form's choice; a chosen event or incident that
+/// is gone is a refusal beside the choice.
+async fn input_for(
+    state: &AppState,
+    chosen: &str,
+) -> Result<Result<(PreviewInput, Option<IncidentSnapshot>), FieldError>, UiError> {
+    let gone = |what: &str| FieldError {
+        field: "preview_with",
+        message: format!("that {what} is no longer stored: choose another"),
+    };
+    if let Some(id) = chosen.strip_prefix("incident:") {
+        return match incidents::get(&state.store, id).await {
+            Ok(incident) => {
+                let snapshot = IncidentSnapshot {
+                    data: incident.to_value(),
+                    id: incident.id,
+                };
+                Ok(Ok((PreviewInput::default(), Some(snapshot))))
+            }
+            Err(IncidentError::NotFound(_)) => Ok(Err(gone("incident"))),
+            Err(error) => Err(error.into()),
+        };
+    }
+    if let Some(id) = chosen.strip_prefix("event:") {
+        return match events::get(&state.store, id).await {
+            Ok(event) => {
+                let event =
+                    serde_json::to_value(event).map_err(|error| UiError::internal(&error))?;
+                let input = PreviewInput {
+                    event: Some(event),
+                    ..PreviewInput::default()
+                };
+                Ok(Ok((input, None)))
+            }
+            Err(EventError::NotFound(_)) => Ok(Err(gone("event"))),
+            Err(error) => Err(event_error(error)),
+        };
+    }
+    Ok(Ok((sample(), None)))
+}
+
+/// The form's request for the event it chose as text, secrets masked; or the refusal of the
+/// form (or of its template's render) placed beside its field.
 pub async fn render(
     state: &AppState,
     id: Option<&str>,
@@ -45,7 +150,11 @@ pub async fn render(
         Err(WebhookError::Invalid(invalid)) => return Ok(Err(FieldError::of(&invalid))),
         Err(error) => return Err(error.into()),
     };
-    match Preview::build(&draft, sample(), None, &state.globals.current()) {
+    let (input, incident) = match input_for(state, &form.preview_with).await? {
+        Ok(chosen) => chosen,
+        Err(refused) => return Ok(Err(refused)),
+    };
+    match Preview::build(&draft, input, incident, &state.globals.current()) {
         Ok(preview) => Ok(Ok(request_text(&preview.to_json()))),
         Err(PreviewError::Invalid(invalid)) => Ok(Err(FieldError::of(&invalid))),
         Err(error) => Ok(Err(FieldError {

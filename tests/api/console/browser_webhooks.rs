@@ -1,5 +1,5 @@
 //! The webhook pages in headless Chromium: create a webhook with a body template while the
-//! preview follows the typing, then send a test to a receiver this test started. The list and
+//! preview follows the typing and the incident chosen to render against, then send a test to a receiver this test started. The list and
 //! the form are screenshotted at 360 and 1440 px wide.
 
 use std::time::{Duration, Instant};
@@ -9,6 +9,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::browser::{arrive_at, click, connect, element, screenshots, start_driver, type_into};
+use super::incidents::alert;
 use super::rows;
 use crate::helpers::{ADMIN_TOKEN, Backend, received, spawn_app_reaching_loopback};
 
@@ -37,6 +38,8 @@ async fn a_webhook_is_created_with_a_live_preview_and_tested() {
         .respond_with(ResponseTemplate::new(200).set_body_string("thanks"))
         .mount(&receiver)
         .await;
+    let number = alert(&app, "db-2/disk", "Disk full on db-2", "critical", "rmm").await;
+    let incident = app.get_json(&format!("/api/v1/incidents/{number}")).await;
     let browser = connect(&driver).await;
     browser.goto(&app.url("/ui/sign-in")).await.unwrap();
     type_into(&browser, "#token", ADMIN_TOKEN).await;
@@ -61,6 +64,24 @@ async fn a_webhook_is_created_with_a_live_preview_and_tested() {
     )
     .await;
     shows(&browser, "#preview-output", "{\"text\": \"incident.").await;
+    let template = element(&browser, "#wh-body_template").await;
+    template.clear().await.unwrap();
+    template
+        .send_keys("{\"text\": \"{{event.data.title}}\"}")
+        .await
+        .unwrap();
+    let chosen = format!("incident:{}", incident["id"].as_str().expect("an id"));
+    element(&browser, "#wh-preview_with")
+        .await
+        .select_by_value(&chosen)
+        .await
+        .unwrap();
+    shows(
+        &browser,
+        "#preview-output",
+        "{\"text\": \"Disk full on db-2\"}",
+    )
+    .await;
     let template = element(&browser, "#wh-body_template").await;
     template.clear().await.unwrap();
     template

@@ -134,6 +134,32 @@ backend_tests! {
         assert_eq!(incident(&app, number).await["status"], "open");
     }
 
+    async fn an_incidents_page_lists_the_deliveries_of_its_events_only(backend: Backend) {
+        let app = crate::helpers::spawn_app_reaching_loopback(backend).await;
+        let hook = app.create_webhook(crate::helpers::webhook("pager", "http://127.0.0.1:9/hook", json!({"events": ["incident.*"]}))).await;
+        let first = alert(&app, "web-1/cpu", "CPU high on web-1", "critical", "rmm").await;
+        let second = alert(&app, "db-2/disk", "Disk full on db-2", "warning", "rmm").await;
+        alert(&app, "web-1/cpu", "CPU high on web-1", "critical", "rmm").await;
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+
+        let of_first = app.get_json(&format!("/api/v1/deliveries?incident={first}")).await;
+        let of_second = app.get_json(&format!("/api/v1/deliveries?incident={second}")).await;
+        let unknown = app.admin(Method::GET, "/api/v1/deliveries?incident=999").send().await.unwrap();
+        let page = console.page(&format!("/ui/incidents/{first}")).await;
+        let log = console.page(&format!("/ui/deliveries?incident={}", incident(&app, first).await["id"].as_str().unwrap())).await;
+
+        let ids = |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect() };
+        let (first_ids, second_ids) = (ids(&of_first), ids(&of_second));
+        assert!(!first_ids.is_empty() && !second_ids.is_empty(), "{of_first} {of_second}");
+        assert!(of_first["items"].as_array().unwrap().iter().all(|d| d["webhook_id"] == hook.as_str()));
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        let linked = |html: &str| -> Vec<String> { html.split("href=\"/ui/deliveries/").skip(1).filter_map(|rest| Some(rest.split('"').next()?.to_owned())).collect() };
+        assert_eq!(linked(&page), first_ids, "the incident's page lists its deliveries, newest first: {page}");
+        assert_eq!(linked(&log), first_ids, "the log filtered by incident: {log}");
+        assert!(second_ids.iter().all(|id| !page.contains(id.as_str())), "{page}");
+        assert!(log.contains("name=\"incident\""), "the filter keeps the incident: {log}");
+    }
+
     async fn posts_without_the_form_token_are_refused_and_change_nothing(backend: Backend) {
         let app = crate::helpers::spawn_app_reaching_loopback(backend).await;
         let number = alert(&app, "web-1/cpu", "CPU high on web-1", "critical", "rmm").await;

@@ -6,6 +6,7 @@ use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+use super::incidents::alert;
 use super::{ConsoleClient, hidden_value, location, rows};
 use crate::backend_tests;
 use crate::helpers::{
@@ -57,6 +58,13 @@ fn replace<'a>(fields: &mut [(&'a str, &'a str)], key: &str, value: &'a str) {
         .find(|(name, _)| *name == key)
         .expect("field")
         .1 = value;
+}
+
+/// The form's fields with the preview's choice of what to render against.
+fn preview_with<'a>(fields: &[(&'a str, &'a str)], chosen: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut fields = fields.to_vec();
+    fields.push(("preview_with", chosen));
+    fields
 }
 
 fn webhook_id(html: &str) -> String {
@@ -201,6 +209,44 @@ backend_tests! {
         assert!(!text.contains(TOKEN), "{text}");
         assert!(page.contains("POST https://hooks.example.com/x"), "{page}");
         assert_eq!(broken["error"]["field"], "body_template");
+        assert_eq!(rows(&app, "webhooks WHERE name = 'draft'"), 0);
+    }
+
+    async fn the_preview_renders_against_a_chosen_incident_as_it_is_now_or_a_stored_event(backend: Backend) {
+        let app = spawn_app(backend).await;
+        let number = alert(&app, "db-2/disk", "Disk full on db-2", "critical", "rmm").await;
+        let incident = app.get_json(&format!("/api/v1/incidents/{number}")).await;
+        let resolved = app.admin(reqwest::Method::PATCH, &format!("/api/v1/incidents/{number}"))
+            .json(&json!({"operations": {"appendIntent": {"intent": "Resolved", "message": "freed"}}})).send().await.unwrap();
+        assert!(resolved.status().is_success(), "{}", resolved.text().await.unwrap());
+        let events = app.get_json("/api/v1/events?type=incident.created").await;
+        let created = events["items"][0]["id"].as_str().expect("the incident.created event").to_owned();
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+        let form_page = console.page("/ui/webhooks/new").await;
+        let csrf = hidden_value(&form_page, "csrf").expect("a form token");
+        let mut fields = form(&csrf, "draft", "https://hooks.example.com/x");
+        replace(&mut fields, "events", "incident.*");
+        replace(&mut fields, "body_template", "{\"type\": \"{{event.type}}\", \"title\": \"{{event.data.title}}\", \"status\": \"{{event.data.status}}\"}");
+        let incident_choice = format!("incident:{}", incident["id"].as_str().unwrap());
+        let event_choice = format!("event:{created}");
+        let (incident_choice, event_choice) = (incident_choice.as_str(), event_choice.as_str());
+
+        let now: serde_json::Value = console.post("/ui/webhooks/preview", &preview_with(&fields, incident_choice)).await.json().await.unwrap();
+        let then: serde_json::Value = console.post("/ui/webhooks/preview", &preview_with(&fields, event_choice)).await.json().await.unwrap();
+        let gone: serde_json::Value = console.post("/ui/webhooks/preview", &preview_with(&fields, "incident:inc_gone")).await.json().await.unwrap();
+        let mut saved_fields = preview_with(&fields, incident_choice);
+        replace(&mut saved_fields, "action", "preview");
+        let page = console.post("/ui/webhooks", &saved_fields).await.text().await.unwrap();
+
+        assert!(form_page.contains(&format!("<option value=\"{incident_choice}\">#{number} Disk full on db-2 (resolved)</option>")), "{form_page}");
+        assert!(form_page.contains(&format!("<option value=\"{event_choice}\">incident.created · ")), "{form_page}");
+        let now = now["text"].as_str().expect("a request");
+        assert!(now.ends_with("\"title\": \"Disk full on db-2\", \"status\": \"resolved\"}"), "the incident as it is now: {now}");
+        let then = then["text"].as_str().expect("a request");
+        assert!(then.ends_with("{\"type\": \"incident.created\", \"title\": \"Disk full on db-2\", \"status\": \"open\"}"), "the event as stored: {then}");
+        assert_eq!(gone["error"]["field"], "preview_with", "{gone}");
+        assert!(page.contains("&quot;status&quot;: &quot;resolved&quot;"), "the Preview button renders the chosen incident: {page}");
+        assert!(page.contains(&format!("<option value=\"{incident_choice}\" selected>")), "the choice is kept: {page}");
         assert_eq!(rows(&app, "webhooks WHERE name = 'draft'"), 0);
     }
 
