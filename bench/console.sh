@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Console pages under a large store (issue 22): server time (p50, p99) and HTML weight of
-# /ui/deliveries (first page; one webhook with status=failed; page 50) and /ui/incidents (first page).
-# Usage: bench/console.sh [sqlite|postgres]
+# /ui/deliveries (first page; one webhook with status=failed; page 50), /ui/incidents (first page)
+# and one incident's page (with its latest deliveries).
+# Usage: bench/console.sh [sqlite|postgres]   (BIN=/path/to/an/older/switchyard measures that build)
 #   (run it as `flock /tmp/cargo.lock bench/console.sh` when other builds share the machine).
 #
 # Seeds (straight into the tables, after the server has created the schema):
 #   WEBHOOKS (10) webhooks, made through the API so their configuration is real;
-#   DELIVERIES (1,000,000) deliveries, one event each, over the last 30 days, time-ordered
+#   DELIVERIES (1,000,000) deliveries, one event each (about an incident: 10 events an
+#     incident), over the last 30 days, time-ordered
 #     UUIDv7 ids (`evt_…`, `dlv_…`, as src/ids.rs new_id makes them), each for one of the
 #     webhooks at random, 1 in FAILED_EVERY (50) failed with a 500, 1 in 100 pending (due in an
 #     hour, so the delivery engine stays idle while pages are timed), the rest succeeded;
@@ -30,6 +32,7 @@ BASE=http://127.0.0.1:$PORT
 PG=${SWITCHYARD_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}
 TARGET=${CARGO_TARGET_DIR:-target}
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release --quiet --bin switchyard
+BIN=${BIN:-$TARGET/release/switchyard}
 WORK=$(mktemp -d)
 NAME=
 case ${1:-sqlite} in
@@ -41,7 +44,7 @@ PID=
 start() {
     SWITCHYARD_LISTEN=127.0.0.1:$PORT SWITCHYARD_DATABASE_URL=$URL SWITCHYARD_ADMIN_TOKEN=$TOKEN \
     SWITCHYARD_OUTBOUND_ALLOW_PRIVATE_NETWORKS=true SWITCHYARD_LOG_LEVEL=info SWITCHYARD_LOG_FORMAT=json \
-        "$TARGET/release/switchyard" serve >"$WORK/server.log" 2>&1 &
+        "$BIN" serve >"$WORK/server.log" 2>&1 &
     PID=$!
     until curl -sf $BASE/readyz >/dev/null; do sleep 0.05; done
 }
@@ -92,7 +95,7 @@ def rows():
             status, attempts, code, err = "pending", 1, 503, "receiver answered 503"
         else:
             status, attempts, code, err = "succeeded", 1, 200, None
-        yield (evt, ms, dlv, random.choice(hooks), status, attempts, code, err)
+        yield (evt, ms, dlv, random.choice(hooks), status, attempts, code, err, subjects[n * 7919 % len(subjects)])
 def incident_rows():
     sev = ["critical", "warning", "minor", "info"]
     for n, ms in enumerate(times(incidents), start=1):
@@ -101,14 +104,14 @@ def incident_rows():
         yield (inc, n, "Disk usage above 90%% on db-%d.prod.example.com" % (n % 500), sev[n % 4], status,
                ("disk-db-%d-%d" % (n % 500, n)) if status != "resolved" else None, "bench", ms,
                ms + 60000 if status != "open" else None, ms + 600000 if status == "resolved" else None, uid("itl", ms))
+random.seed(23); inc = list(incident_rows()); subjects = [r[0] for r in inc]
 if sqlite:
     db.execute("pragma journal_mode=wal"); db.execute("pragma synchronous=off")
     random.seed(22)
-    db.executemany("insert into events (id, event_type, subject, occurred_at, payload) values (?, 'x.bench', 'host-1', ?, '{\"host\":\"host-1\",\"value\":1}')", ((r[0], r[1]) for r in rows()))
+    db.executemany("insert into events (id, event_type, subject, occurred_at, payload) values (?, 'x.bench', ?, ?, '{\"host\":\"host-1\",\"value\":1}')", ((r[0], r[8], r[1]) for r in rows()))
     random.seed(22); data = rows()  # the same rows again
     db.executemany("insert into deliveries (id, event_id, webhook_id, status, attempts, max_attempts, next_attempt_at, lease_owner, initiated_by, last_status_code, last_error, created_at, updated_at) values (?, ?, ?, ?, ?, 8, ?, null, 'event', ?, ?, ?, ?)",
                    ((r[2], r[0], r[3], r[4], r[5], now + 3600000 if r[4] == "pending" else r[1], r[6], r[7], r[1], r[1]) for r in data))
-    inc = list(incident_rows())
     db.executemany("insert into incidents (id, number, title, description, severity, status, dedup_key, source, attributes, forwarded_to, occurrences, created_at, updated_at, acknowledged_at, resolved_at) values (?, ?, ?, '', ?, ?, ?, ?, '[{\"name\":\"host\",\"value\":\"db\"}]', '[]', 1, ?, ?, ?, ?)",
                    ((r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[9] or r[8] or r[7], r[8], r[9]) for r in inc))
     db.executemany("insert into incident_timeline (id, incident_id, at, intent, message, actor, changes) values (?, ?, ?, 'trigger', 'opened', 'source:bench', '[]')",
@@ -116,10 +119,10 @@ if sqlite:
     db.execute("update counters set value = ? where name = 'incident_number'", (incidents,))
     db.commit(); db.execute("analyze"); db.commit()
 else:
-    random.seed(22); data = list(rows()); inc = list(incident_rows())
+    random.seed(22); data = list(rows())
     def q(v): return "\\N" if v is None else str(v)
     with open(work + "/events.tsv", "w") as f:
-        for r in data: f.write("%s\tx.bench\thost-1\t%d\t{\"host\":\"host-1\",\"value\":1}\n" % (r[0], r[1]))
+        for r in data: f.write("%s\tx.bench\t%s\t%d\t{\"host\":\"host-1\",\"value\":1}\n" % (r[0], r[8], r[1]))
     with open(work + "/deliveries.tsv", "w") as f:
         for r in data: f.write("\t".join(map(q, (r[2], r[0], r[3], r[4], r[5], 8, now + 3600000 if r[4] == "pending" else r[1], None, "event", r[6], r[7], r[1], r[1]))) + "\n")
     with open(work + "/incidents.tsv", "w") as f:
@@ -181,3 +184,4 @@ measure deliveries-first /ui/deliveries
 measure deliveries-failed "/ui/deliveries?webhook=$HOOK&status=failed"
 measure deliveries-page50 "$PAGE50"
 measure incidents-first /ui/incidents
+measure incident-page "/ui/incidents/$((INCIDENTS / 2))"
