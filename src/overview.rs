@@ -1,5 +1,5 @@
 //! What the console's overview shows: open incidents by severity, the last day's failed
-//! deliveries, and each webhook's success rate over that day. Every figure comes from an
+//! deliveries, each webhook's success rate over that day, and the schedules due next. Every figure comes from an
 //! indexed query (a partial index of unresolved incidents; ranges of the deliveries' primary
 //! key and `(webhook_id, id)` index from a day ago) whose cost follows the open incidents and
 //! the last day's deliveries, not the size of the whole history.
@@ -15,6 +15,8 @@ use crate::timestamp::now_millis;
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// The overview lists this many webhooks by name; the webhooks page lists them all.
 pub const WEBHOOKS_SHOWN: i64 = 100;
+/// The overview lists the schedules due soonest, this many.
+pub const SCHEDULES_SHOWN: i64 = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overview {
@@ -22,6 +24,16 @@ pub struct Overview {
     pub open_incidents: Vec<(String, i64)>,
     pub failed_last_day: i64,
     pub webhooks: Vec<WebhookHealth>,
+    /// The enabled schedules due soonest, soonest first.
+    pub schedules_due: Vec<DueSchedule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueSchedule {
+    pub id: String,
+    pub name: String,
+    /// Unix milliseconds.
+    pub due_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +63,12 @@ pub async fn load(store: &Store) -> Result<Overview, StoreError> {
             let ids: Vec<String> = webhooks.iter().map(|(id, _, _)| id.clone()).collect();
             let counts = store::deliveries::count_since_by_webhook(conn, &ids, &since)?;
             let failed = store::deliveries::count_failed_since(conn, &since)?;
-            Ok(assemble(severities, &counts, webhooks, failed))
+            let mut overview = assemble(severities, &counts, webhooks, failed);
+            overview.schedules_due = store::schedules::due_soonest(conn, SCHEDULES_SHOWN)?
+                .into_iter()
+                .map(|(id, name, due_at)| DueSchedule { id, name, due_at })
+                .collect();
+            Ok(overview)
         })
         .await
 }
@@ -129,6 +146,7 @@ fn assemble(
             .collect(),
         failed_last_day,
         webhooks,
+        schedules_due: Vec::new(),
     }
 }
 

@@ -216,6 +216,25 @@ pub fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>, StoreError> {
         .first::<Option<i64>>(conn)?)
 }
 
+/// The `limit` enabled schedules due soonest, as `(id, name, due at)`: the head of
+/// `schedules_due_idx`.
+pub fn due_soonest(
+    conn: &mut AnyConnection,
+    limit: i64,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    Ok(schedules::table
+        .filter(schedules::enabled.eq(true))
+        .filter(schedules::next_due_at.is_not_null())
+        .order(schedules::next_due_at.asc())
+        .limit(limit)
+        .select((
+            schedules::id,
+            schedules::name,
+            schedules::next_due_at.assume_not_null(),
+        ))
+        .load(conn)?)
+}
+
 /// Many runs in few statements ([`insert_in_chunks`]).
 pub fn insert_runs(conn: &mut AnyConnection, runs: &[RunRow]) -> Result<(), StoreError> {
     insert_in_chunks!(conn, schedule_runs::table, runs)

@@ -1,4 +1,5 @@
-//! `/ui`: open incidents by severity, the last day's failed deliveries, webhooks' success.
+//! `/ui`: open incidents by severity, the last day's failed deliveries, webhooks' success, the
+//! schedules due next.
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -8,6 +9,7 @@ use super::pages::{self, Chrome};
 use super::session::SignedIn;
 use crate::api::AppState;
 use crate::overview::{self, WebhookHealth};
+use crate::timestamp::to_rfc3339;
 
 #[derive(Debug, Serialize)]
 struct OverviewPage {
@@ -16,6 +18,15 @@ struct OverviewPage {
     failed_last_day: i64,
     webhooks: Vec<WebhookRow>,
     webhooks_shown: i64,
+    schedules_due: Vec<DueRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct DueRow {
+    id: String,
+    name: String,
+    /// RFC 3339, UTC.
+    due_at: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +94,15 @@ pub async fn show(
             .map(WebhookRow::from)
             .collect(),
         webhooks_shown: overview::WEBHOOKS_SHOWN,
+        schedules_due: overview
+            .schedules_due
+            .into_iter()
+            .map(|due| DueRow {
+                id: due.id,
+                name: due.name,
+                due_at: to_rfc3339(due.due_at),
+            })
+            .collect(),
     };
     let chrome = Chrome::signed_in("Overview", "overview", &session);
     pages::ok("overview", &chrome, page)

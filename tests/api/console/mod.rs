@@ -6,6 +6,7 @@ mod deliveries;
 mod http;
 mod incidents;
 mod incidents_browser;
+mod overview;
 mod webhooks;
 
 use diesel::prelude::*;
