@@ -65,6 +65,9 @@ async fn a_tactical_rmm_source_is_created_and_shows_what_its_failure_body_opened
     .await;
     shows(&browser, "#preview-output", "typed here").await;
     screenshots(&browser, "source").await;
+    let to_requests = "document.getElementById('requests-title').scrollIntoView();";
+    browser.execute(to_requests, vec![]).await.unwrap();
+    screenshots(&browser, "source-requests").await;
 
     link.click().await.unwrap();
     arrive_at(&browser, &format!("/ui/incidents/{incident}")).await;
