@@ -1,7 +1,7 @@
 //! The source pages in headless Chromium: create a Tactical RMM source, post Tactical RMM's
 //! failure body (the fixture the sources tests use, from Tactical RMM's own code) to the URL
 //! the page showed, and find the request and the incident it opened on the source's page.
-//! The list, the new URL and the source's page are screenshotted at 360 and 1440 px wide.
+//! The form, the new URL, the source's page and the list are screenshotted at 360 and 1440 px wide.
 
 use super::browser::{arrive_at, click, connect, element, screenshots, start_driver, type_into};
 use super::browser_webhooks::shows;
@@ -73,6 +73,15 @@ async fn a_tactical_rmm_source_is_created_and_shows_what_its_failure_body_opened
     arrive_at(&browser, &format!("/ui/incidents/{incident}")).await;
     let title = element(&browser, "h1").await.text().await.unwrap();
     assert!(title.contains("WS-FIN-07: check alert (error)"), "{title}");
+    click(&browser, "nav a[href='/ui/sources']").await;
+    arrive_at(&browser, "/ui/sources").await;
+    let row = element(&browser, "main tbody tr")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(row.contains("rmm") && row.contains("Tactical RMM"), "{row}");
+    screenshots(&browser, "sources").await;
     assert!(
         !browser.source().await.unwrap().contains(&url),
         "the URL with its token is shown once"
