@@ -150,3 +150,54 @@ pub fn requests(conn: &mut AnyConnection, source_id: &str) -> Result<Vec<Request
         .limit(KEPT_REQUESTS)
         .load(conn)?)
 }
+
+/// How many requests each of `sources` logged at or after the id bound `since`, and how many of
+/// those could not be mapped: ranges of the `(source_id, id)` index (ids begin with their
+/// receipt time), each at most [`KEPT_REQUESTS`] rows long. Sources without any are left out.
+pub fn count_since_by_source(
+    conn: &mut AnyConnection,
+    sources: &[String],
+    since: &str,
+) -> Result<Vec<(String, i64, i64)>, StoreError> {
+    // The outcome is JSON whose only `"unmapped":` key is top level; inside a string value a
+    // quote is escaped, so this text cannot appear there.
+    const MAPPED: &str = "%\"unmapped\":null%";
+    let all: Vec<(String, i64)> = source_requests::table
+        .filter(source_requests::source_id.eq_any(sources))
+        .filter(source_requests::id.ge(since))
+        .group_by(source_requests::source_id)
+        .select((source_requests::source_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    let failed: Vec<(String, i64)> = source_requests::table
+        .filter(source_requests::source_id.eq_any(sources))
+        .filter(source_requests::id.ge(since))
+        .filter(source_requests::outcome.not_like(MAPPED))
+        .group_by(source_requests::source_id)
+        .select((source_requests::source_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(all
+        .into_iter()
+        .map(|(source, count)| {
+            let failures = failed
+                .iter()
+                .find(|(id, _)| *id == source)
+                .map_or(0, |(_, n)| *n);
+            (source, count, failures)
+        })
+        .collect())
+}
+
+/// When each of `sources` last received a request: the newest of its kept requests.
+pub fn last_received_by_source(
+    conn: &mut AnyConnection,
+    sources: &[String],
+) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+    Ok(source_requests::table
+        .filter(source_requests::source_id.eq_any(sources))
+        .group_by(source_requests::source_id)
+        .select((
+            source_requests::source_id,
+            diesel::dsl::max(source_requests::received_at),
+        ))
+        .load(conn)?)
+}

@@ -10,6 +10,7 @@ mod overview;
 pub mod pages;
 mod session;
 mod sign_in;
+mod sources;
 mod tokens;
 mod webhooks;
 
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(deliveries::routes)
                 .configure(incidents::routes)
                 .configure(webhooks::routes)
+                .configure(sources::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -1,12 +1,14 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod browser_sources;
 mod browser_webhooks;
 mod deliveries;
 mod http;
 mod incidents;
 mod incidents_browser;
 mod overview;
+mod sources;
 mod webhooks;
 
 use diesel::prelude::*;
