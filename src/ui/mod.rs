@@ -11,6 +11,7 @@ pub mod pages;
 mod session;
 mod sign_in;
 mod tokens;
+mod triggers;
 mod webhooks;
 
 use actix_web::{HttpResponse, web};
@@ -31,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(deliveries::routes)
                 .configure(incidents::routes)
                 .configure(webhooks::routes)
+                .configure(triggers::routes)
                 .default_service(web::to(not_found)),
         );
 }

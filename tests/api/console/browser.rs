@@ -158,6 +158,22 @@ pub(super) async fn element(browser: &Client, css: &str) -> Element {
         .unwrap_or_else(|error| panic!("no {css}: {error}"))
 }
 
+/// Waits for the element `css` to show `expected` (a preview or an answer comes later).
+pub(super) async fn shows(browser: &Client, css: &str, expected: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = element(browser, css).await.text().await.expect("text");
+        if text.contains(expected) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} shows {text:?}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub(super) async fn click(browser: &Client, css: &str) {
     element(browser, css).await.click().await.expect("click");
 }

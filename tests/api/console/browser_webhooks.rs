@@ -2,31 +2,14 @@
 //! preview follows the typing, then send a test to a receiver this test started. The list and
 //! the form are screenshotted at 360 and 1440 px wide.
 
-use std::time::{Duration, Instant};
-
-use fantoccini::Client;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::browser::{arrive_at, click, connect, element, screenshots, start_driver, type_into};
+use super::browser::{
+    arrive_at, click, connect, element, screenshots, shows, start_driver, type_into,
+};
 use super::rows;
 use crate::helpers::{ADMIN_TOKEN, Backend, received, spawn_app_reaching_loopback};
-
-/// Waits for the element `css` to show `expected` (the preview answers after a debounce).
-async fn shows(browser: &Client, css: &str, expected: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = element(browser, css).await.text().await.expect("text");
-        if text.contains(expected) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} shows {text:?}, not {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_webhook_is_created_with_a_live_preview_and_tested() {

@@ -1,11 +1,13 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod browser_triggers;
 mod browser_webhooks;
 mod deliveries;
 mod http;
 mod incidents;
 mod incidents_browser;
+mod triggers;
 mod webhooks;
 
 use diesel::prelude::*;
