@@ -1,13 +1,15 @@
 //! The trigger pages in headless Chromium: create a trigger in the form, then use "try it" to
 //! get a reply from a service this test started, rendered as the chat would show it. The list,
-//! the form and the reply are screenshotted at 360 and 1440 px wide.
+//! the form, the reply and the exchange log are screenshotted at 360 and 1440 px wide.
+
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::browser::{
-    arrive_at, click, connect, element, screenshots, shows, start_driver, type_into,
+    arrive_at, click, connect, element, path_of, screenshots, shows, start_driver, type_into,
 };
 use super::rows;
 use super::triggers::CHAT_TOKEN;
@@ -70,6 +72,29 @@ async fn a_trigger_is_created_and_tried_with_a_reply_from_its_service() {
     assert_eq!(bold.text().await.unwrap(), "42");
     let field = element(&browser, "#try-result .chat-field dd").await;
     assert_eq!(field.text().await.unwrap(), "main");
+    let log = path_of(&browser).await.replace("/try", "/exchanges");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // The exchange log is written within a second of the request.
+    while !browser
+        .source()
+        .await
+        .unwrap()
+        .contains("badge-ok\">forwarded")
+    {
+        assert!(Instant::now() < deadline, "the exchange is not in the log");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        browser.goto(&app.url(&log)).await.unwrap();
+    }
+    let logged = element(&browser, "main article")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        logged.contains("#build now") && logged.contains("Pipeline"),
+        "{logged}"
+    );
+    screenshots(&browser, "trigger-exchanges").await;
     let requests = received(&service, 1).await;
     let sent: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(sent["text"], "#build now", "{sent}");

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{ConsoleClient, location, rows};
+use super::{ConsoleClient, hidden_value, location, rows};
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_reaching_loopback};
 
@@ -211,5 +211,27 @@ backend_tests! {
 
         assert!(page.contains("HTTP 401"), "{page}");
         assert!(log.contains("badge-bad\">refused"), "{log}");
+    }
+
+    async fn try_it_signs_a_slack_slash_command_with_the_triggers_secret(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let server = service(json!({"response_type": "in_channel", "text": "deploying _main_"})).await;
+        let body = json!({"name": "deploy", "kind": "slash", "trigger_words": ["/deploy"],
+                          "slack_signing_secret": "8f742231b10e8888abcd99yyyzzz85a5",
+                          "services": [{"endpoint": {"url": format!("{}/chat", server.uri())}, "format": "json"}]});
+        let created: Value = app.admin(Method::POST, "/api/v1/triggers").json(&body).send().await.unwrap().json().await.unwrap();
+        let id = created["id"].as_str().expect("trigger id");
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+        let form = console.page(&format!("/ui/triggers/{id}/try")).await;
+        let csrf = hidden_value(&form, "csrf").expect("form token");
+
+        let tried = console.post(&format!("/ui/triggers/{id}/try"), &[("csrf", &csrf), ("token", ""), ("text", "/deploy main"), ("team", "T1"), ("channel", "C1"), ("user", "U1")]).await;
+        let page = tried.text().await.unwrap();
+
+        assert!(form.contains("Slack") && form.contains("signed with the trigger"), "{form}");
+        assert!(page.contains("HTTP 200") && page.contains("deploying <em>main</em>"), "{page}");
+        assert!(page.contains("x-slack-signature: v0&#x3D;"), "{page}");
+        let sent: Value = serde_json::from_slice(&crate::helpers::received(&server, 1).await[0].body).unwrap();
+        assert_eq!((sent["command"].as_str(), sent["text"].as_str()), (Some("/deploy"), Some("main")), "{sent}");
     }
 }
