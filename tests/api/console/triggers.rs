@@ -199,18 +199,22 @@ backend_tests! {
         }
     }
 
-    async fn a_wrong_token_in_try_it_is_refused_and_the_log_says_why(backend: Backend) {
-        let app = spawn_app_reaching_loopback(backend).await;
-        let id = api_trigger(&app, "build", "http://127.0.0.1:9/chat").await;
+    async fn try_it_reaches_its_own_server_under_the_default_network_policy(backend: Backend) {
+        let app = crate::helpers::spawn_app(backend).await;
+        let id = api_trigger(&app, "build", "builtin:incidents").await;
         let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
         let csrf = console.form_token(&format!("/ui/triggers/{id}/try")).await;
+        let try_path = format!("/ui/triggers/{id}/try");
 
-        let tried = console.post(&format!("/ui/triggers/{id}/try"), &[("csrf", &csrf), ("token", "wrong-token-wrong-token"), ("text", "#build")]).await;
-        let page = tried.text().await.unwrap();
-        let log = log_showing(&mut console, &id, "badge-bad\">refused").await;
+        let wrong = console.post(&try_path, &[("csrf", &csrf), ("token", "wrong-token-wrong-token"), ("text", "#build")]).await;
+        let wrong = wrong.text().await.unwrap();
+        let right = console.post(&try_path, &[("csrf", &csrf), ("token", CHAT_TOKEN), ("text", "#build list")]).await;
+        let right = right.text().await.unwrap();
+        let log = log_showing(&mut console, &id, "badge-ok\">forwarded").await;
 
-        assert!(page.contains("HTTP 401"), "{page}");
-        assert!(log.contains("badge-bad\">refused"), "{log}");
+        assert!(wrong.contains("HTTP 401"), "{wrong}");
+        assert!(right.contains("HTTP 200") && right.contains("chat-post"), "{right}");
+        assert!(log.contains("badge-bad\">refused") && log.contains("badge-ok\">forwarded"), "{log}");
     }
 
     async fn try_it_signs_a_slack_slash_command_with_the_triggers_secret(backend: Backend) {
