@@ -9,11 +9,12 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::browser::{
-    arrive_at, click, connect, element, path_of, screenshots, shows, start_driver, type_into,
+    arrive_at, click, connect, element, path_of, screenshots, shows, sign_in, start_driver,
+    type_into,
 };
 use super::rows;
 use super::triggers::CHAT_TOKEN;
-use crate::helpers::{ADMIN_TOKEN, Backend, received, spawn_app_reaching_loopback};
+use crate::helpers::{Backend, received, spawn_app_reaching_loopback};
 
 #[tokio::test]
 async fn a_trigger_is_created_and_tried_with_a_reply_from_its_service() {
@@ -30,10 +31,7 @@ async fn a_trigger_is_created_and_tried_with_a_reply_from_its_service() {
         .mount(&service)
         .await;
     let browser = connect(&driver).await;
-    browser.goto(&app.url("/ui/sign-in")).await.unwrap();
-    type_into(&browser, "#token", ADMIN_TOKEN).await;
-    click(&browser, "main button[type=submit]").await;
-    arrive_at(&browser, "/ui").await;
+    sign_in(&browser, &app).await;
 
     click(&browser, "nav a[href='/ui/triggers']").await;
     arrive_at(&browser, "/ui/triggers").await;

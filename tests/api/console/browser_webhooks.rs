@@ -6,10 +6,10 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::browser::{
-    arrive_at, click, connect, element, screenshots, shows, start_driver, type_into,
+    arrive_at, click, connect, element, screenshots, shows, sign_in, start_driver, type_into,
 };
 use super::rows;
-use crate::helpers::{ADMIN_TOKEN, Backend, received, spawn_app_reaching_loopback};
+use crate::helpers::{Backend, received, spawn_app_reaching_loopback};
 
 #[tokio::test]
 async fn a_webhook_is_created_with_a_live_preview_and_tested() {
@@ -21,10 +21,7 @@ async fn a_webhook_is_created_with_a_live_preview_and_tested() {
         .mount(&receiver)
         .await;
     let browser = connect(&driver).await;
-    browser.goto(&app.url("/ui/sign-in")).await.unwrap();
-    type_into(&browser, "#token", ADMIN_TOKEN).await;
-    click(&browser, "main button[type=submit]").await;
-    arrive_at(&browser, "/ui").await;
+    sign_in(&browser, &app).await;
 
     click(&browser, "nav a[href='/ui/webhooks']").await;
     arrive_at(&browser, "/ui/webhooks").await;
