@@ -61,6 +61,9 @@ pub struct AppState {
     pub vars: Arc<Vars>,
     /// The web console's sessions and sign-in limit.
     pub sessions: Sessions,
+    /// The address the server listens on (a port of 0 resolved): the console's "try it" sends
+    /// its chat requests here, to the real `/hooks/…` routes.
+    pub listening: std::net::SocketAddr,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

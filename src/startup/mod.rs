@@ -158,6 +158,7 @@ impl Application {
             sources,
             vars: Arc::clone(&vars),
             config: Arc::new(config),
+            listening: address,
         });
         let server =
             http_server(state, listener, http_workers).map_err(|source| StartupError::Listen {

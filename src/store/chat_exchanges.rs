@@ -87,6 +87,27 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
+/// The latest exchange of each of `trigger_ids` that has one: when it was received (Unix
+/// milliseconds) and its outcome, without reading the records.
+pub fn latest_of(
+    conn: &mut AnyConnection,
+    trigger_ids: &[String],
+) -> Result<Vec<(String, i64, String)>, StoreError> {
+    let mut latest = Vec::with_capacity(trigger_ids.len());
+    for id in trigger_ids {
+        let found = chat_exchanges::table
+            .select((chat_exchanges::received_at, chat_exchanges::outcome))
+            .filter(chat_exchanges::trigger_id.eq(id))
+            .order(chat_exchanges::id.desc())
+            .first::<(i64, String)>(conn)
+            .optional()?;
+        if let Some((received_at, outcome)) = found {
+            latest.push((id.clone(), received_at, outcome));
+        }
+    }
+    Ok(latest)
+}
+
 /// Forgets a deleted trigger's exchanges.
 pub fn delete_of_trigger(conn: &mut AnyConnection, trigger_id: &str) -> Result<(), StoreError> {
     diesel::delete(chat_exchanges::table.filter(chat_exchanges::trigger_id.eq(trigger_id)))

@@ -12,6 +12,7 @@ mod session;
 mod sign_in;
 mod sources;
 mod tokens;
+mod triggers;
 mod webhooks;
 
 use actix_web::{HttpResponse, web};
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(incidents::routes)
                 .configure(webhooks::routes)
                 .configure(sources::routes)
+                .configure(triggers::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -38,6 +38,7 @@ const SECTIONS: [Templates; 6] = [
     super::incidents::TEMPLATES,
     super::webhooks::TEMPLATES,
     super::sources::TEMPLATES,
+    super::triggers::TEMPLATES,
 ];
 
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no

@@ -37,6 +37,15 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// Refuses a read session a page that is a control (a form): it is refused the form's posts.
+pub fn refuse_read(session: &Session) -> Result<(), UiError> {
+    if session.can_change() {
+        Ok(())
+    } else {
+        Err(UiError::forbidden("This session may only look."))
+    }
+}
+
 /// The value of the cookie `name`, if the request carries a non-empty one.
 pub fn cookie(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()

@@ -242,6 +242,18 @@ impl Triggers {
             .await
     }
 
+    /// The latest request of each of `ids` that received one: when (Unix milliseconds) and its
+    /// outcome, by trigger id.
+    pub async fn last_requests(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<Vec<(String, i64, String)>, TriggerError> {
+        Ok(self
+            .store
+            .read(move |conn| store::chat_exchanges::latest_of(conn, &ids))
+            .await?)
+    }
+
     pub async fn list(&self, page: PageRequest) -> Result<Page<Trigger>, TriggerError> {
         let secrets = Arc::clone(self.store.secrets());
         self.store

@@ -3,8 +3,8 @@
 //! (`webhooks::create` and `replace`, with the network policy), so the form accepts and
 //! refuses exactly what the API does, and a masked secret sent back keeps the stored one.
 
-mod form;
-mod preview;
+pub(super) mod form;
+pub(super) mod preview;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -17,7 +17,7 @@ use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::ui::error::UiError;
 use crate::ui::pages::{self, Chrome, Templates};
-use crate::ui::session::SignedIn;
+use crate::ui::session::{SignedIn, refuse_read};
 use crate::webhooks::{self, Webhook, WebhookError};
 use form::{FieldError, WebhookForm};
 
@@ -173,15 +173,6 @@ pub async fn form_page(
     });
     let body = pages::render("webhook_form", &chrome(title, session), page)?;
     Ok(pages::html(&mut HttpResponse::build(status), body))
-}
-
-/// The form is a control: a read session is refused it, as its posts are.
-fn refuse_read(session: &Session) -> Result<(), UiError> {
-    if session.can_change() {
-        Ok(())
-    } else {
-        Err(UiError::forbidden("This session may only look."))
-    }
 }
 
 async fn new(

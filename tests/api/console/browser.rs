@@ -16,7 +16,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
 use super::rows;
-use crate::helpers::{ADMIN_TOKEN, Backend, spawn_app};
+use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, spawn_app};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const WIDTHS: [u32; 2] = [360, 1440];
@@ -156,6 +156,30 @@ pub(super) async fn element(browser: &Client, css: &str) -> Element {
         .for_element(Locator::Css(css))
         .await
         .unwrap_or_else(|error| panic!("no {css}: {error}"))
+}
+
+/// Signs in with the configured `admin_token` through the form.
+pub(super) async fn sign_in(browser: &Client, app: &TestApp) {
+    browser.goto(&app.url("/ui/sign-in")).await.unwrap();
+    type_into(browser, "#token", ADMIN_TOKEN).await;
+    click(browser, "main button[type=submit]").await;
+    arrive_at(browser, "/ui").await;
+}
+
+/// Waits for the element `css` to show `expected` (a preview or an answer comes later).
+pub(super) async fn shows(browser: &Client, css: &str, expected: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = element(browser, css).await.text().await.expect("text");
+        if text.contains(expected) {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} shows {text:?}, not {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 pub(super) async fn click(browser: &Client, css: &str) {

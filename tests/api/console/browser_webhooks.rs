@@ -2,32 +2,15 @@
 //! preview follows the typing and the incident chosen to render against, then send a test to a receiver this test started. The list and
 //! the form are screenshotted at 360 and 1440 px wide.
 
-use std::time::{Duration, Instant};
-
-use fantoccini::Client;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::browser::{arrive_at, click, connect, element, screenshots, start_driver, type_into};
+use super::browser::{
+    arrive_at, click, connect, element, screenshots, shows, sign_in, start_driver, type_into,
+};
 use super::incidents::alert;
 use super::rows;
-use crate::helpers::{ADMIN_TOKEN, Backend, received, spawn_app_reaching_loopback};
-
-/// Waits for the element `css` to show `expected` (the preview answers after a debounce).
-pub(super) async fn shows(browser: &Client, css: &str, expected: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = element(browser, css).await.text().await.expect("text");
-        if text.contains(expected) {
-            return text;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{css} shows {text:?}, not {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use crate::helpers::{Backend, received, spawn_app_reaching_loopback};
 
 #[tokio::test]
 async fn a_webhook_is_created_with_a_live_preview_and_tested() {
@@ -41,10 +24,7 @@ async fn a_webhook_is_created_with_a_live_preview_and_tested() {
     let number = alert(&app, "db-2/disk", "Disk full on db-2", "critical", "rmm").await;
     let incident = app.get_json(&format!("/api/v1/incidents/{number}")).await;
     let browser = connect(&driver).await;
-    browser.goto(&app.url("/ui/sign-in")).await.unwrap();
-    type_into(&browser, "#token", ADMIN_TOKEN).await;
-    click(&browser, "main button[type=submit]").await;
-    arrive_at(&browser, "/ui").await;
+    sign_in(&browser, &app).await;
 
     click(&browser, "nav a[href='/ui/webhooks']").await;
     arrive_at(&browser, "/ui/webhooks").await;

@@ -3,17 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::browser::{arrive_at, click, connect, element, screenshots, start_driver, type_into};
+use super::browser::{
+    arrive_at, click, connect, element, screenshots, sign_in, start_driver, type_into,
+};
 use super::incidents::alert;
-use crate::helpers::{ADMIN_TOKEN, Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, spawn_app};
 use fantoccini::Client;
-
-async fn sign_in(browser: &Client, app: &TestApp) {
-    browser.goto(&app.url("/ui/sign-in")).await.unwrap();
-    type_into(browser, "#token", ADMIN_TOKEN).await;
-    click(browser, "main button[type=submit]").await;
-    arrive_at(browser, "/ui").await;
-}
 
 /// Waits for the element `css` to read `text`: a post answers with the same address, so only
 /// the page's content tells that it arrived.

@@ -2,6 +2,7 @@
 
 mod browser;
 mod browser_sources;
+mod browser_triggers;
 mod browser_webhooks;
 mod deliveries;
 mod http;
@@ -9,6 +10,7 @@ mod incidents;
 mod incidents_browser;
 mod overview;
 mod sources;
+mod triggers;
 mod webhooks;
 
 use diesel::prelude::*;
