@@ -31,7 +31,7 @@ const CORE: Templates = &[
 /// Page templates by name, with their Handlebars source.
 pub type Templates = &'static [(&'static str, &'static str)];
 
-const SECTIONS: [Templates; 6] = [
+const SECTIONS: &[Templates] = &[
     CORE,
     super::tokens::TEMPLATES,
     super::deliveries::TEMPLATES,
@@ -50,7 +50,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-
 static REGISTRY: LazyLock<Result<Handlebars<'static>, String>> = LazyLock::new(|| {
     let mut registry = Handlebars::new();
     registry.set_strict_mode(true);
-    for (name, source) in SECTIONS.into_iter().flatten() {
+    for (name, source) in SECTIONS.iter().copied().flatten() {
         registry
             .register_template_string(name, source)
             .map_err(|error| format!("templates/ui/{name}.hbs: {error}"))?;
