@@ -1,5 +1,6 @@
 //! What the console's overview shows: open incidents by severity, the last day's failed
-//! deliveries, each webhook's success rate over that day, and the schedules due next. Every figure comes from an
+//! deliveries, each webhook's success rate over that day, the sources silent for a day and the
+//! schedules due next. Every figure comes from an
 //! indexed query (a partial index of unresolved incidents; ranges of the deliveries' primary
 //! key and `(webhook_id, id)` index from a day ago) whose cost follows the open incidents and
 //! the last day's deliveries, not the size of the whole history.
@@ -17,6 +18,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub const WEBHOOKS_SHOWN: i64 = 100;
 /// The overview lists the schedules due soonest, this many.
 pub const SCHEDULES_SHOWN: i64 = 5;
+/// The overview lists this many silent sources, the longest silent first.
+pub const SILENT_SOURCES_SHOWN: usize = 10;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overview {
@@ -26,6 +29,19 @@ pub struct Overview {
     pub webhooks: Vec<WebhookHealth>,
     /// The enabled schedules due soonest, soonest first.
     pub schedules_due: Vec<DueSchedule>,
+    /// Enabled sources that received nothing for a day or more (or never), longest first.
+    pub silent_sources: Vec<SilentSource>,
+    /// How many sources are silent, of which the first [`SILENT_SOURCES_SHOWN`] are listed.
+    pub silent_total: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilentSource {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// Unix milliseconds; `None` when it never received a request.
+    pub last_received_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +71,8 @@ impl WebhookHealth {
 }
 
 pub async fn load(store: &Store) -> Result<Overview, StoreError> {
-    let since = id_bound_at("dlv", now_millis() - DAY_MS);
+    let now = now_millis();
+    let since = id_bound_at("dlv", now - DAY_MS);
     store
         .read(move |conn| {
             let severities = store::incidents::count_unresolved_by_severity(conn)?;
@@ -68,9 +85,40 @@ pub async fn load(store: &Store) -> Result<Overview, StoreError> {
                 .into_iter()
                 .map(|(id, name, due_at)| DueSchedule { id, name, due_at })
                 .collect();
+            let silent = silent_sources(conn, now - DAY_MS)?;
+            overview.silent_total = silent.len();
+            overview.silent_sources = silent.into_iter().take(SILENT_SOURCES_SHOWN).collect();
             Ok(overview)
         })
         .await
+}
+
+/// Enabled sources whose latest request is older than `cutoff` (or that have none), longest
+/// silent first. Sources are few (each is a sender set up by hand), so all are read.
+fn silent_sources(
+    conn: &mut store::AnyConnection,
+    cutoff: i64,
+) -> Result<Vec<SilentSource>, StoreError> {
+    let sources: Vec<_> = store::sources::all(conn)?
+        .into_iter()
+        .filter(|source| source.enabled)
+        .collect();
+    let ids: Vec<String> = sources.iter().map(|source| source.id.clone()).collect();
+    let last: HashMap<String, Option<i64>> = store::sources::last_received_by_source(conn, &ids)?
+        .into_iter()
+        .collect();
+    let mut silent: Vec<SilentSource> = sources
+        .into_iter()
+        .map(|source| SilentSource {
+            last_received_at: last.get(&source.id).copied().flatten(),
+            id: source.id,
+            name: source.name,
+            kind: source.kind,
+        })
+        .filter(|source| source.last_received_at.is_none_or(|at| at < cutoff))
+        .collect();
+    silent.sort_by_key(|source| (source.last_received_at, source.name.clone()));
+    Ok(silent)
 }
 
 /// The webhooks `(id, name, active)` of a page of the webhooks list, each with its last 24
@@ -147,6 +195,8 @@ fn assemble(
         failed_last_day,
         webhooks,
         schedules_due: Vec::new(),
+        silent_sources: Vec::new(),
+        silent_total: 0,
     }
 }
 

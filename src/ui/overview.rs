@@ -1,5 +1,5 @@
 //! `/ui`: open incidents by severity, the last day's failed deliveries, webhooks' success, the
-//! schedules due next.
+//! sources silent for a day and the schedules due next.
 
 use actix_web::{HttpResponse, web};
 use serde::Serialize;
@@ -19,6 +19,18 @@ struct OverviewPage {
     webhooks: Vec<WebhookRow>,
     webhooks_shown: i64,
     schedules_due: Vec<DueRow>,
+    silent_sources: Vec<SilentRow>,
+    silent_total: usize,
+    silent_shown: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct SilentRow {
+    id: String,
+    name: String,
+    kind: String,
+    /// RFC 3339, UTC; none when it never received a request.
+    last_received_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,6 +115,18 @@ pub async fn show(
                 due_at: to_rfc3339(due.due_at),
             })
             .collect(),
+        silent_sources: overview
+            .silent_sources
+            .into_iter()
+            .map(|source| SilentRow {
+                id: source.id,
+                name: source.name,
+                kind: source.kind,
+                last_received_at: source.last_received_at.map(to_rfc3339),
+            })
+            .collect(),
+        silent_total: overview.silent_total,
+        silent_shown: overview::SILENT_SOURCES_SHOWN,
     };
     let chrome = Chrome::signed_in("Overview", "overview", &session);
     pages::ok("overview", &chrome, page)

@@ -3,7 +3,9 @@
 //! the page showed, and find the request and the incident it opened on the source's page.
 //! The form, the new URL, the source's page and the list are screenshotted at 360 and 1440 px wide.
 
-use super::browser::{arrive_at, click, connect, element, screenshots, shows, start_driver, type_into};
+use super::browser::{
+    arrive_at, click, connect, element, screenshots, shows, start_driver, type_into,
+};
 use crate::helpers::{ADMIN_TOKEN, Backend, spawn_app};
 use crate::sources::{fixture, post_json};
 
