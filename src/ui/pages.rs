@@ -31,12 +31,15 @@ const CORE: Templates = &[
 /// Page templates by name, with their Handlebars source.
 pub type Templates = &'static [(&'static str, &'static str)];
 
-const SECTIONS: [Templates; 5] = [
+const SECTIONS: [Templates; 8] = [
     CORE,
     super::tokens::TEMPLATES,
     super::deliveries::TEMPLATES,
     super::incidents::TEMPLATES,
     super::webhooks::TEMPLATES,
+    super::schedules::TEMPLATES,
+    super::settings::TEMPLATES,
+    super::audit::TEMPLATES,
 ];
 
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no
