@@ -13,7 +13,7 @@ use super::rows;
 use crate::helpers::{ADMIN_TOKEN, Backend, received, spawn_app_reaching_loopback};
 
 /// Waits for the element `css` to show `expected` (the preview answers after a debounce).
-async fn shows(browser: &Client, css: &str, expected: &str) -> String {
+pub(super) async fn shows(browser: &Client, css: &str, expected: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let text = element(browser, css).await.text().await.expect("text");

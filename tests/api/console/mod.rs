@@ -1,11 +1,15 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod browser_schedules;
 mod browser_webhooks;
 mod deliveries;
 mod http;
 mod incidents;
 mod incidents_browser;
+mod refusals;
+mod schedules;
+mod settings_audit;
 mod webhooks;
 
 use diesel::prelude::*;
