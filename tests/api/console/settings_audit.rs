@@ -56,7 +56,7 @@ backend_tests! {
         assert_eq!(stored["chat"]["max_post_chars"], 3000, "{stored}");
         assert!(page.contains("id=\"chat-allow_icon_override\">") && page.contains("id=\"chat-enabled\" checked>"), "{page}");
         assert!(audit.contains("settings.updated") && audit.contains("config:admin_token"), "{audit}");
-        assert!(audit.contains("<dt>chat.allow_icon_override</dt><dd><del>—</del> → <ins>false</ins></dd>"), "{audit}");
+        assert!(audit.contains("<li><code>chat.allow_icon_override</code>: <del>—</del> → <ins>false</ins></li>"), "{audit}");
         assert_eq!(rows(&app, "audit_log WHERE action = 'settings.updated'"), 1);
     }
 
@@ -101,6 +101,6 @@ backend_tests! {
         for shown in [token, secret, "bearer-secret-9876543210", issued.as_str()] {
             assert!(!page.contains(shown), "{shown} is shown: {page}");
         }
-        assert!(page.contains("<dt>endpoint.auth.token</dt>"), "{page}");
+        assert!(page.contains("<code>endpoint.auth.token</code>: "), "{page}");
     }
 }
