@@ -66,6 +66,7 @@ pub async fn list_audit(
     let filter = AuditFilter {
         resource_type: query.resource_type,
         resource_id: query.resource_id,
+        ..AuditFilter::default()
     };
     let page = audit::list(&state.store, filter, query.page.page()?).await?;
     Ok(HttpResponse::Ok().json(PageView::from_page(page, AuditView::from)))

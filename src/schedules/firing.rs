@@ -11,7 +11,7 @@ use futures_util::future::join_all;
 use serde_json::{Value, json};
 
 use super::readable::{Readable, ReadableSchedules};
-use super::spec::{Compiled, Missed};
+use super::spec::{Compiled, Missed, ScheduleSpec};
 use super::{Schedule, ScheduleError};
 use crate::events::{self, NewEvent, Outbox, PreparedEvent, Transaction};
 use crate::ids::new_id;
@@ -234,17 +234,28 @@ fn store_firings(
     Ok(runs)
 }
 
-/// The `schedule.fired` event of a firing, its payload rendered.
-fn fired_event(firing: &Firing<'_>, globals: &Globals) -> Result<PreparedEvent, StoreError> {
-    let schedule = firing.schedule;
-    let (due_at, fired_at) = (to_rfc3339(firing.due_at), to_rfc3339(firing.fired_at));
-    let context = json!({
-        "schedule": {"id": schedule.id, "name": schedule.spec.name, "description": schedule.spec.description},
+/// What a payload template sees (SPEC §8); the console's preview renders over the same.
+pub(super) fn payload_context(
+    id: &str,
+    spec: &ScheduleSpec,
+    due_at: &str,
+    fired_at: &str,
+    globals: &Globals,
+) -> Value {
+    json!({
+        "schedule": {"id": id, "name": spec.name, "description": spec.description},
         "due_at": due_at,
         "fired_at": fired_at,
         "vars": Value::clone(&globals.vars),
         "env": Value::clone(&globals.env),
-    });
+    })
+}
+
+/// The `schedule.fired` event of a firing, its payload rendered.
+fn fired_event(firing: &Firing<'_>, globals: &Globals) -> Result<PreparedEvent, StoreError> {
+    let schedule = firing.schedule;
+    let (due_at, fired_at) = (to_rfc3339(firing.due_at), to_rfc3339(firing.fired_at));
+    let context = payload_context(&schedule.id, &schedule.spec, &due_at, &fired_at, globals);
     let mut data = json!({
         "schedule": {"id": schedule.id, "name": schedule.spec.name},
         "due_at": due_at,

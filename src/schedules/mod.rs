@@ -1,9 +1,10 @@
 //! Schedules (SPEC §8): webhooks fired at due times — every N seconds to weeks, or on a cron
 //! pattern, in a time zone, inside windows — each due time exactly once across every process
 //! sharing the database. `spec` checks the resource, `due` computes due times, `payload`
-//! renders what a firing carries, `firing` fires in the database, `scheduler` waits for the
-//! next due time.
+//! renders what a firing carries, `draft` shows an unsaved schedule, `firing` fires in the
+//! database, `scheduler` waits for the next due time.
 
+mod draft;
 mod due;
 mod firing;
 mod payload;
@@ -17,6 +18,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+pub use draft::{Draft, draft};
 pub use spec::{Compiled, Missed, ScheduleSpec, WindowSpec};
 
 use crate::audit::{self, Change};

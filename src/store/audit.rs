@@ -17,10 +17,15 @@ pub struct AuditRow {
     pub details: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    pub actor: Option<String>,
+    /// Entries at or after this time (Unix milliseconds).
+    pub at_from: Option<i64>,
+    /// Entries before this time.
+    pub at_before: Option<i64>,
 }
 
 pub fn insert(conn: &mut AnyConnection, row: &AuditRow) -> Result<(), StoreError> {
@@ -48,6 +53,15 @@ pub fn list(
     }
     if let Some(resource_id) = &filter.resource_id {
         query = query.filter(audit_log::resource_id.eq(resource_id));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(actor));
+    }
+    if let Some(from) = filter.at_from {
+        query = query.filter(audit_log::at.ge(from));
+    }
+    if let Some(before) = filter.at_before {
+        query = query.filter(audit_log::at.lt(before));
     }
     let rows = query.load(conn)?;
     Ok(Page::from_rows(rows, page, |row| &row.id))

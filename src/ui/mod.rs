@@ -3,12 +3,15 @@
 //! without JavaScript; every form carries the session's anti-forgery token.
 
 mod assets;
+mod audit;
 mod deliveries;
 mod error;
 mod incidents;
 mod overview;
 pub mod pages;
+mod schedules;
 mod session;
+mod settings;
 mod sign_in;
 mod sources;
 mod tokens;
@@ -35,6 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(webhooks::routes)
                 .configure(sources::routes)
                 .configure(triggers::routes)
+                .configure(schedules::routes)
+                .configure(settings::routes)
+                .configure(audit::routes)
                 .default_service(web::to(not_found)),
         );
 }

@@ -39,6 +39,9 @@ const SECTIONS: &[Templates] = &[
     super::webhooks::TEMPLATES,
     super::sources::TEMPLATES,
     super::triggers::TEMPLATES,
+    super::schedules::TEMPLATES,
+    super::settings::TEMPLATES,
+    super::audit::TEMPLATES,
 ];
 
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no

@@ -1,4 +1,5 @@
-// Switchyard console: the only script. Pages work without it; it adds copy buttons.
+// Switchyard console: the only script. Pages work without it; it adds copy buttons and live
+// previews.
 "use strict";
 document.querySelectorAll("[data-copy]").forEach((button) => {
   const source = document.getElementById(button.dataset.copy);
@@ -21,8 +22,21 @@ document.querySelectorAll("[data-copy]").forEach((button) => {
     }
   });
 });
-// The webhook form's live preview: as the form changes (debounced), it is posted to the
-// preview endpoint, which answers the request it would send; only the latest answer is shown.
+// The schedule form's next due times, when an answer carries them (other forms' do not).
+const showDueTimes = (due) => {
+  const list = document.getElementById("due-times");
+  if (!list || !Array.isArray(due)) return;
+  list.replaceChildren(...due.map((time) => {
+    const item = document.createElement("li");
+    const stamp = document.createElement("time");
+    stamp.dateTime = time.utc;
+    stamp.textContent = time.local;
+    item.append(stamp);
+    return item;
+  }));
+};
+// The webhook and schedule forms' live preview: as the form changes (debounced), it is posted
+// to the preview endpoint, which answers what it would send; only the latest answer is shown.
 document.querySelectorAll("form[data-preview]").forEach((form) => {
   const output = document.getElementById("preview-output");
   const status = document.getElementById("preview-status");
@@ -39,6 +53,7 @@ document.querySelectorAll("form[data-preview]").forEach((form) => {
       if (asked !== latest) return;
       if (!response.ok) { status.textContent = `No preview (HTTP ${response.status}).`; return; }
       const answer = await response.json();
+      showDueTimes(answer.due);
       if (answer.text !== null) {
         output.textContent = answer.text;
         status.textContent = "Updated as you type.";

@@ -2,7 +2,7 @@
 //! delivery with each attempt, and sending again by hand (one delivery, or a webhook's failed
 //! deliveries since a time) through the same domain functions as the API.
 
-mod view;
+pub(super) mod view;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};

@@ -21,7 +21,7 @@ use crate::store::{self, PageRequest};
 use crate::timestamp::{now_millis, to_rfc3339};
 use crate::ui::error::UiError;
 use crate::ui::pages::{self, Chrome, Templates};
-use crate::ui::session::SignedIn;
+use crate::ui::session::{SignedIn, refuse_read};
 use form::{FieldError, KINDS, SourceForm, kind_label};
 
 pub const TEMPLATES: Templates = &[
@@ -121,12 +121,6 @@ struct SourceRow {
 
 pub fn chrome<'a>(title: &'a str, session: &'a Session) -> Chrome<'a> {
     Chrome::signed_in(title, "sources", session)
-}
-
-/// The form is a control: a read session is refused it, as its posts are.
-fn refuse_read(session: &Session) -> Result<(), UiError> {
-    let refused = || UiError::forbidden("This session may only look.");
-    session.can_change().then_some(()).ok_or_else(refused)
 }
 
 async fn list(

@@ -287,7 +287,7 @@ backend_tests! {
         let page = console.page("/ui").await;
 
         let figures: Vec<&str> = page.split("class=\"figure").skip(1).filter_map(|rest| rest.split('>').nth(1)?.split('<').next()).collect();
-        assert_eq!(figures, vec!["3", "1"], "open incidents, failed deliveries: {page}");
+        assert_eq!(figures, vec!["3", "1", "0"], "open incidents, failed deliveries, silent sources: {page}");
         assert!(page.contains("badge-critical\">critical</span> <span class=\"count\">2<"), "{page}");
         assert!(page.contains("badge-warning\">warning</span> <span class=\"count\">1<"), "{page}");
         assert!(page.contains("badge-minor\">minor</span> <span class=\"count\">0<"), "{page}");

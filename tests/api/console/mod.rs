@@ -1,6 +1,7 @@
 //! The web console over HTTP (without a browser) and in headless Chromium.
 
 mod browser;
+mod browser_schedules;
 mod browser_sources;
 mod browser_triggers;
 mod browser_webhooks;
@@ -9,6 +10,9 @@ mod http;
 mod incidents;
 mod incidents_browser;
 mod overview;
+mod refusals;
+mod schedules;
+mod settings_audit;
 mod sources;
 mod triggers;
 mod webhooks;
