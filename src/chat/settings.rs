@@ -2,6 +2,7 @@
 //! defaults, a stored value wins, and every instance picks up a change within a second. Reads
 //! on the hot path are plain atomic loads.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -96,6 +97,25 @@ impl ChatSettings {
                 max_post_chars: Some(self.max_post_chars()),
             },
         }
+    }
+
+    /// The configured defaults by key, as JSON values.
+    fn defaults_document(&self) -> HashMap<&'static str, Value> {
+        HashMap::from([
+            ("chat.enabled", Value::from(self.defaults.enabled)),
+            (
+                "chat.allow_username_override",
+                Value::from(self.defaults.allow_username_override),
+            ),
+            (
+                "chat.allow_icon_override",
+                Value::from(self.defaults.allow_icon_override),
+            ),
+            (
+                "chat.max_post_chars",
+                Value::from(self.defaults.max_post_chars),
+            ),
+        ])
     }
 
     /// Reads the stored values; what is not stored keeps its configured default.
@@ -195,13 +215,29 @@ impl ChatSettings {
                 updated_at: now_millis(),
             })
             .collect();
-        let details = json!({ "changes": values.iter().map(|(k, v)| json!({"field": k, "new": v})).collect::<Vec<_>>() });
+        let defaults = self.defaults_document();
         let actor = actor.to_owned();
         self.store
             .write(move |conn| {
+                // What each key was (stored, or else its configured default), read in the
+                // transaction that changes it, so the audit entry's `old` is exact.
+                let stored: HashMap<String, String> =
+                    store::settings::all(conn)?.into_iter().collect();
+                let changes: Vec<Value> = values
+                    .iter()
+                    .map(|(key, new)| {
+                        let old = stored
+                            .get(*key)
+                            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                            .or_else(|| defaults.get(*key).cloned())
+                            .unwrap_or(Value::Null);
+                        json!({"field": key, "old": old, "new": new})
+                    })
+                    .collect();
                 for row in &rows {
                     store::settings::put(conn, row)?;
                 }
+                let details = json!({ "changes": changes });
                 audit::record(
                     conn,
                     Change::of(&actor, "settings.updated", "chat", details),

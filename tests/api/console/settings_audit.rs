@@ -56,7 +56,8 @@ backend_tests! {
         assert_eq!(stored["chat"]["max_post_chars"], 3000, "{stored}");
         assert!(page.contains("id=\"chat-allow_icon_override\">") && page.contains("id=\"chat-enabled\" checked>"), "{page}");
         assert!(audit.contains("settings.updated") && audit.contains("config:admin_token"), "{audit}");
-        assert!(audit.contains("<li><code>chat.allow_icon_override</code>: <del>—</del> → <ins>false</ins></li>"), "{audit}");
+        assert!(audit.contains("<li><code>chat.max_post_chars</code>: <del>16383</del> → <ins>3000</ins></li>"), "the configured default before: {audit}");
+        assert!(audit.contains("<li><code>chat.allow_icon_override</code>: <del>false</del> → <ins>false</ins></li>"), "{audit}");
         assert_eq!(rows(&app, "audit_log WHERE action = 'settings.updated'"), 1);
     }
 
