@@ -5,6 +5,7 @@
 mod assets;
 mod audit;
 mod deliveries;
+mod endpoint_form;
 mod error;
 mod incidents;
 mod overview;

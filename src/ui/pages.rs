@@ -36,6 +36,7 @@ const SECTIONS: &[Templates] = &[
     super::tokens::TEMPLATES,
     super::deliveries::TEMPLATES,
     super::incidents::TEMPLATES,
+    super::endpoint_form::TEMPLATES,
     super::webhooks::TEMPLATES,
     super::sources::TEMPLATES,
     super::triggers::TEMPLATES,

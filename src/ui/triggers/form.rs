@@ -2,10 +2,12 @@
 //! client would send, so the form accepts exactly what the API does), and filled from a stored
 //! trigger with its tokens and secrets masked. Services repeat: each slot sends the same named
 //! fields, so the body is read as a list of pairs (actix's `Form` keeps one value per name).
+//! The slots themselves are in [`super::services`].
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::services::{self, ServiceForm, Slots};
 use crate::chat::routing::triggers::Trigger;
 use crate::chat::trigger::TriggerSpec;
 use crate::ui::error::UiError;
@@ -42,32 +44,6 @@ pub struct TriggerForm {
     pub incident_updates: bool,
 }
 
-/// One service slot; `index` is its place in the form, which is its place in the stored
-/// trigger when the form was filled from one.
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct ServiceForm {
-    pub index: usize,
-    /// As the page counts: from 1.
-    pub number: usize,
-    pub name: String,
-    pub url: String,
-    pub method: String,
-    pub format: String,
-    pub body_template: String,
-}
-
-impl ServiceForm {
-    fn blank(index: usize) -> Self {
-        Self {
-            index,
-            number: index + 1,
-            method: "POST".into(),
-            format: "mattermost-form".into(),
-            ..Self::default()
-        }
-    }
-}
-
 /// Values separated by lines, commas or spaces (words and tokens hold no whitespace).
 fn words(text: &str) -> Vec<&str> {
     text.split(|c: char| c == ',' || c.is_whitespace())
@@ -75,7 +51,7 @@ fn words(text: &str) -> Vec<&str> {
         .collect()
 }
 
-fn optional(text: &str) -> Value {
+pub(super) fn optional(text: &str) -> Value {
     if text.trim().is_empty() {
         Value::Null
     } else {
@@ -105,7 +81,7 @@ fn form_field(path: &str) -> &'static str {
     }
 }
 
-pub fn field_error(invalid: &Invalid) -> FieldError {
+fn field_error(invalid: &Invalid) -> FieldError {
     FieldError {
         field: form_field(&invalid.field),
         message: invalid.to_string(),
@@ -131,41 +107,25 @@ impl TriggerForm {
     /// Reads a posted form body; the service slots line up by position.
     pub fn parse(body: &[u8]) -> Result<Self, UiError> {
         let mut form = Self::default();
-        let mut slots: [Vec<String>; 5] = Default::default();
+        let mut slots = Slots::default();
         for (key, value) in form_urlencoded::parse(body) {
             let value = value.into_owned();
-            match key.as_ref() {
-                "service_name" => slots[0].push(value),
-                "service_url" => slots[1].push(value),
-                "service_method" => slots[2].push(value),
-                "service_format" => slots[3].push(value),
-                "service_template" => slots[4].push(value),
-                key => form.set(key, value),
+            match key.strip_prefix("service_") {
+                Some(name) => slots.set(name, value),
+                None => form.set(&key, value),
             }
         }
-        let [names, urls, methods, formats, templates] = slots;
-        if [&names, &methods, &formats, &templates]
-            .iter()
-            .any(|list| list.len() != urls.len())
-        {
-            return Err(UiError::bad_request("the service fields do not line up"));
-        }
-        form.services = (urls.into_iter().enumerate())
-            .zip(names.into_iter().zip(methods))
-            .zip(formats.into_iter().zip(templates))
-            .map(
-                |(((index, url), (name, method)), (format, body_template))| ServiceForm {
-                    index,
-                    number: index + 1,
-                    name,
-                    url,
-                    method,
-                    format,
-                    body_template,
-                },
-            )
-            .collect();
+        form.services = slots.finish()?;
         Ok(form)
+    }
+
+    /// Shows a refusal beside its field: in its service slot when it is about one.
+    pub fn refusal(&mut self, invalid: &Invalid) -> Option<FieldError> {
+        if services::place_error(&mut self.services, invalid) {
+            None
+        } else {
+            Some(field_error(invalid))
+        }
     }
 
     fn set(&mut self, key: &str, value: String) {
@@ -207,16 +167,10 @@ impl TriggerForm {
         })
     }
 
-    /// The specification the form describes. A service keeps the endpoint settings the form
-    /// does not show (headers, auth, signing, timeout) from the stored trigger's service in the
-    /// same slot, so that editing in the console loses nothing set through the API.
+    /// The specification the form describes; with the `stored` one, a service secret sent
+    /// back masked keeps the stored service's secret of the same slot.
     pub fn to_spec(&self, stored: Option<&TriggerSpec>) -> Result<TriggerSpec, Invalid> {
-        let services: Vec<Value> = self
-            .services
-            .iter()
-            .filter(|slot| !slot.url.trim().is_empty())
-            .map(|slot| service_json(slot, stored))
-            .collect();
+        let services = services::to_json(&self.services)?;
         let spec = json!({
             "name": self.name,
             "description": self.description,
@@ -243,26 +197,20 @@ impl TriggerForm {
             },
             "incident_updates": self.incident_updates,
         });
-        serde_json::from_value(spec).map_err(|error| Invalid::new("form", error.to_string()))
+        let mut spec = serde_json::from_value(spec)
+            .map_err(|error| Invalid::new("form", error.to_string()))?;
+        if let Some(stored) = stored {
+            services::keep_masked_secrets(&mut spec, &self.services, stored);
+        }
+        Ok(spec)
     }
 
     /// The form for a stored trigger, its secrets masked, with one blank service slot more.
     pub fn of(trigger: &Trigger) -> Self {
         let spec = trigger.spec.masked();
         let reply = &spec.reply;
-        let mut services: Vec<ServiceForm> = spec
-            .services
-            .iter()
-            .enumerate()
-            .map(|(index, service)| ServiceForm {
-                index,
-                number: index + 1,
-                name: service.name.clone().unwrap_or_default(),
-                url: service.endpoint.url.clone(),
-                method: name_of(&service.endpoint.method),
-                format: name_of(&service.format),
-                body_template: service.body_template.clone().unwrap_or_default(),
-            })
+        let mut services: Vec<ServiceForm> = (trigger.spec.services.iter().enumerate())
+            .map(|(index, service)| ServiceForm::of(index, service))
             .collect();
         services.push(ServiceForm::blank(services.len()));
         Self {
@@ -293,27 +241,8 @@ impl TriggerForm {
     }
 }
 
-/// A service slot as the API's JSON, over the stored service of the same slot when there is
-/// one (its credentials as stored: the form never showed them, so they are not masks).
-fn service_json(slot: &ServiceForm, stored: Option<&TriggerSpec>) -> Value {
-    let kept = stored.and_then(|spec| spec.services.get(slot.index));
-    let mut endpoint = kept
-        .and_then(|service| serde_json::to_value(&service.endpoint).ok())
-        .and_then(|value| value.as_object().cloned())
-        .unwrap_or_default();
-    endpoint.insert("url".into(), json!(slot.url.trim()));
-    endpoint.insert("method".into(), json!(slot.method));
-    json!({
-        "name": optional(&slot.name),
-        "endpoint": endpoint,
-        "format": slot.format,
-        "body_template": optional(&slot.body_template),
-        "template_strict": kept.is_some_and(|service| service.template_strict),
-    })
-}
-
 /// A unit enum's wire name (`mattermost-form`, `in_channel`).
-fn name_of(value: &impl Serialize) -> String {
+pub fn name_of(value: &impl Serialize) -> String {
     serde_json::to_value(value)
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
@@ -369,7 +298,7 @@ mod tests {
         assert_eq!(form_field("services[0].endpoint.url"), "services");
         assert_eq!(form_field("reply.post_url"), "post_url");
         assert_eq!(form_field("reply.mode"), "form");
-        let unaligned = b"service_url=x&service_name=";
+        let unaligned = b"service_url=x&service_url=y&service_name=";
         assert!(TriggerForm::parse(unaligned).is_err());
     }
 }

@@ -7,6 +7,7 @@
 mod chat_view;
 mod exchanges;
 mod form;
+mod services;
 mod try_it;
 
 use std::collections::HashMap;
@@ -254,7 +255,7 @@ async fn save(
     session: Session,
     state: web::Data<AppState>,
     id: Option<String>,
-    form: TriggerForm,
+    mut form: TriggerForm,
 ) -> Result<HttpResponse, UiError> {
     session.check_change(&form.csrf)?;
     let (triggers, policy, actor) = (
@@ -276,21 +277,20 @@ async fn save(
     };
     let (error, status) = match saved {
         Ok(_) => return Ok(pages::redirect("/ui/triggers")),
-        Err(TriggerError::Invalid(invalid)) => (
-            form::field_error(&invalid),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        Err(TriggerError::Invalid(invalid)) => {
+            (form.refusal(&invalid), StatusCode::UNPROCESSABLE_ENTITY)
+        }
         Err(error @ TriggerError::NameTaken(_)) => {
             let message = error.to_string();
             let error = FieldError {
                 field: "name",
                 message,
             };
-            (error, StatusCode::CONFLICT)
+            (Some(error), StatusCode::CONFLICT)
         }
         Err(error) => return Err(error.into()),
     };
-    form_page(&session, id, &form, Some(error), status)
+    form_page(&session, id, &form, error, status)
 }
 
 async fn confirm_delete(

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::outbound::{Auth, Signing};
+use crate::ui::endpoint_form::{self, EndpointFields, lines, number};
 use crate::validation::Invalid;
 use crate::webhooks::{Webhook, WebhookSpec};
 
@@ -22,19 +22,8 @@ pub struct WebhookForm {
     pub description: String,
     pub url: String,
     pub method: String,
-    /// `Name: Value` lines.
-    pub headers: String,
-    pub auth_type: String,
-    pub auth_token: String,
-    pub auth_header: String,
-    pub auth_key: String,
-    pub auth_username: String,
-    pub auth_password: String,
-    pub signing_scheme: String,
-    /// One secret, or for Standard Webhooks one per line (newest first).
-    pub signing_secret: String,
-    pub timeout_ms: String,
-    pub insecure_tls: Option<String>,
+    #[serde(flatten)]
+    pub endpoint: EndpointFields,
     pub format: String,
     pub body_template: String,
     pub request_template: String,
@@ -53,7 +42,7 @@ pub struct WebhookForm {
 }
 
 /// A refusal placed beside its field: `field` is the form field's name (`form` when none fits).
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct FieldError {
     pub field: &'static str,
     pub message: String,
@@ -71,15 +60,14 @@ impl FieldError {
 /// The form field an API field path (`endpoint.auth.token`, `events[1]`) belongs to.
 fn form_field(path: &str) -> &'static str {
     let path = path.strip_prefix("endpoint.").unwrap_or(path);
+    if let Some(field) = endpoint_form::form_field(path) {
+        return field;
+    }
     match path.split(['.', '[']).next().unwrap_or_default() {
         "name" => "name",
         "description" => "description",
         "url" => "url",
         "method" => "method",
-        "headers" => "headers",
-        "auth" => "auth",
-        "signing" => "signing",
-        "timeout_ms" => "timeout_ms",
         "format" => "format",
         "body_template" => "body_template",
         "request_template" => "request_template",
@@ -99,20 +87,12 @@ fn optional_text(text: &str) -> Value {
     }
 }
 
-fn lines(text: &str) -> Vec<&str> {
-    text.split(['\n', ','])
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect()
-}
-
 impl WebhookForm {
     /// A blank form with the API's defaults.
     pub fn blank() -> Self {
         Self {
             method: "POST".into(),
-            auth_type: "none".into(),
-            signing_scheme: "none".into(),
+            endpoint: EndpointFields::blank(),
             format: "generic".into(),
             forwarding: "always".into(),
             max_attempts: "8".into(),
@@ -126,16 +106,7 @@ impl WebhookForm {
         let mut endpoint = Map::new();
         endpoint.insert("url".into(), json!(self.url.trim()));
         endpoint.insert("method".into(), json!(self.method));
-        if !self.headers.trim().is_empty() {
-            endpoint.insert("headers".into(), json!(self.headers));
-        }
-        endpoint.insert("auth".into(), self.auth()?);
-        endpoint.insert("signing".into(), self.signing()?);
-        endpoint.insert("timeout_ms".into(), number(&self.timeout_ms, "timeout_ms")?);
-        endpoint.insert(
-            "allow_insecure_tls".into(),
-            json!(self.insecure_tls.is_some()),
-        );
+        self.endpoint.add_to(&mut endpoint)?;
         let filter = match self.filter.trim() {
             "" => json!({}),
             text => serde_json::from_str(text)
@@ -160,114 +131,27 @@ impl WebhookForm {
         serde_json::from_value(spec).map_err(|error| Invalid::new("form", error.to_string()))
     }
 
-    fn auth(&self) -> Result<Value, Invalid> {
-        Ok(match self.auth_type.as_str() {
-            "" | "none" => json!({"type": "none"}),
-            "bearer" => json!({"type": "bearer", "token": self.auth_token}),
-            "api_key" => {
-                let header = match self.auth_header.trim() {
-                    "" => "X-API-Key",
-                    header => header,
-                };
-                json!({"type": "api_key", "header": header, "key": self.auth_key})
-            }
-            "basic" => json!({
-                "type": "basic", "username": self.auth_username, "password": self.auth_password,
-            }),
-            _ => return Err(Invalid::new("endpoint.auth.type", "choose an auth type")),
-        })
-    }
-
-    fn signing(&self) -> Result<Value, Invalid> {
-        let secret = self.signing_secret.trim();
-        Ok(match self.signing_scheme.as_str() {
-            "" | "none" => json!({"scheme": "none"}),
-            "standard-webhooks" => {
-                json!({"scheme": "standard-webhooks", "secrets": lines(secret)})
-            }
-            scheme @ ("hmac-sha256" | "aws-devops-agent") => {
-                json!({"scheme": scheme, "secret": secret})
-            }
-            _ => return Err(Invalid::new("endpoint.signing.scheme", "choose a scheme")),
-        })
-    }
-
     /// The form for a stored webhook, its secrets masked.
     pub fn of(webhook: &Webhook) -> Self {
-        let spec = webhook.spec.masked();
-        let endpoint = &spec.endpoint;
-        let mut form = Self {
+        let spec = &webhook.spec;
+        Self {
             name: spec.name.clone(),
             description: spec.description.clone(),
-            url: endpoint.url.clone(),
-            method: name_of(&endpoint.method),
-            headers: endpoint
-                .headers
-                .0
-                .iter()
-                .map(|(name, value)| format!("{name}: {value}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            timeout_ms: endpoint
-                .timeout_ms
-                .map(|ms| ms.to_string())
-                .unwrap_or_default(),
-            insecure_tls: endpoint.allow_insecure_tls.then(|| "on".into()),
+            url: spec.endpoint.url.clone(),
+            method: name_of(&spec.endpoint.method),
+            endpoint: EndpointFields::of(&spec.endpoint),
             format: name_of(&spec.format),
             body_template: spec.body_template.clone().unwrap_or_default(),
             request_template: spec.request_template.clone().unwrap_or_default(),
             template_strict: spec.template_strict.then(|| "on".into()),
             events: spec.events.join("\n"),
-            filter: filter_text(&spec),
+            filter: filter_text(spec),
             forwarding: name_of(&spec.forwarding),
             max_attempts: spec.max_attempts.to_string(),
             incident_updates: spec.incident_updates.then(|| "on".into()),
             active: spec.active.then(|| "on".into()),
             ..Self::blank()
-        };
-        form.fill_auth(&endpoint.auth);
-        form.fill_signing(&endpoint.signing);
-        form
-    }
-
-    fn fill_auth(&mut self, auth: &Auth) {
-        self.auth_type = match auth {
-            Auth::None => "none",
-            Auth::Bearer { token } => {
-                self.auth_token = token.clone();
-                "bearer"
-            }
-            Auth::ApiKey { header, key } => {
-                (self.auth_header, self.auth_key) = (header.clone(), key.clone());
-                "api_key"
-            }
-            Auth::Basic { username, password } => {
-                (self.auth_username, self.auth_password) = (username.clone(), password.clone());
-                "basic"
-            }
         }
-        .into();
-    }
-
-    fn fill_signing(&mut self, signing: &Signing) {
-        let (scheme, secret) = match signing {
-            Signing::None => ("none", String::new()),
-            Signing::HmacSha256 { secret } => ("hmac-sha256", secret.clone()),
-            Signing::AwsDevopsAgent { secret } => ("aws-devops-agent", secret.clone()),
-            Signing::StandardWebhooks { secrets, .. } => ("standard-webhooks", secrets.join("\n")),
-        };
-        (self.signing_scheme, self.signing_secret) = (scheme.into(), secret);
-    }
-}
-
-/// An optional whole number; `field` names it when it is not one.
-fn number(text: &str, field: &str) -> Result<Value, Invalid> {
-    match text.trim() {
-        "" => Ok(Value::Null),
-        text => text
-            .parse::<u64>()
-            .map(Value::from)
-            .map_err(|_| Invalid::new(field, "must be a whole number")),
     }
 }
 
@@ -296,7 +180,10 @@ mod tests {
         let form = WebhookForm {
             name: "ops".into(),
             url: "https://hooks.example.com/x".into(),
-            headers: "X-Team: ops".into(),
+            endpoint: EndpointFields {
+                headers: "X-Team: ops".into(),
+                ..EndpointFields::blank()
+            },
             ..WebhookForm::blank()
         };
         let spec = form.to_spec().unwrap();

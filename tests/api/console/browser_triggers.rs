@@ -1,6 +1,7 @@
-//! The trigger pages in headless Chromium: create a trigger in the form, then use "try it" to
-//! get a reply from a service this test started, rendered as the chat would show it. The list,
-//! the form, the reply and the exchange log are screenshotted at 360 and 1440 px wide.
+//! The trigger pages in headless Chromium: create a trigger in the form (its service with a
+//! bearer token set in the slot's endpoint details), then use "try it" to get a reply from a
+//! service this test started, rendered as the chat would show it. The list, the form (details
+//! open), the reply and the exchange log are screenshotted at 360 and 1440 px wide.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use super::browser::{
 };
 use super::rows;
 use super::triggers::CHAT_TOKEN;
-use crate::helpers::{Backend, received, spawn_app_reaching_loopback};
+use crate::helpers::{Backend, header, received, spawn_app_reaching_loopback};
 
 #[tokio::test]
 async fn a_trigger_is_created_and_tried_with_a_reply_from_its_service() {
@@ -46,6 +47,13 @@ async fn a_trigger_is_created_and_tried_with_a_reply_from_its_service() {
         .select_by_value("json")
         .await
         .unwrap();
+    click(&browser, ".service-slot details summary").await;
+    element(&browser, "#sv-0-auth")
+        .await
+        .select_by_value("bearer")
+        .await
+        .unwrap();
+    type_into(&browser, "#sv-0-auth_token", "browser-bearer-0123456789").await;
     screenshots(&browser, "trigger-form").await;
     click(&browser, "form.trigger-form button[type=submit]").await;
     arrive_at(&browser, "/ui/triggers").await;
@@ -96,6 +104,10 @@ async fn a_trigger_is_created_and_tried_with_a_reply_from_its_service() {
     let requests = received(&service, 1).await;
     let sent: serde_json::Value = serde_json::from_slice(&requests[0].body).unwrap();
     assert_eq!(sent["text"], "#build now", "{sent}");
+    assert_eq!(
+        header(&requests[0], "authorization"),
+        "Bearer browser-bearer-0123456789"
+    );
     assert_eq!(rows(&app, "triggers WHERE name = 'build'"), 1);
     browser.close().await.unwrap();
 }

@@ -138,6 +138,15 @@ pub fn hidden_value(html: &str, name: &str) -> Option<String> {
     Some(html[start..start + end].to_owned())
 }
 
+/// Sets the first posted field named `key`.
+pub fn replace<'a>(fields: &mut [(&'a str, &'a str)], key: &str, value: &'a str) {
+    fields
+        .iter_mut()
+        .find(|(name, _)| *name == key)
+        .expect("field")
+        .1 = value;
+}
+
 #[derive(QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]

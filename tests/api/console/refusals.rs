@@ -4,8 +4,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::schedules::{form, receiving_webhook, set};
-use super::{ConsoleClient, hidden_value, location, rows};
+use super::schedules::{form, receiving_webhook};
+use super::{ConsoleClient, hidden_value, location, replace, rows};
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_reaching_loopback};
 
@@ -38,7 +38,7 @@ async fn post_every_form(
     ] {
         statuses.push((path.clone(), console.post(&path, &fields).await.status()));
     }
-    set(&mut fields, "action", "preview");
+    replace(&mut fields, "action", "preview");
     statuses.push((
         "preview button".into(),
         console.post("/ui/schedules", &fields).await.status(),
@@ -127,11 +127,11 @@ backend_tests! {
         let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
         let csrf = console.form_token("/ui/schedules/new").await;
         let mut fields = form(&csrf, script, &webhook);
-        set(&mut fields, "payload", "{\"text\": \"<img src=x onerror=alert(2)> {{schedule.name}}\"}");
+        replace(&mut fields, "payload", "{\"text\": \"<img src=x onerror=alert(2)> {{schedule.name}}\"}");
 
         let created = console.post("/ui/schedules", &fields).await;
         let id = location(&created).trim_start_matches("/ui/schedules/").to_owned();
-        set(&mut fields, "action", "preview");
+        replace(&mut fields, "action", "preview");
         let previewed = console.post("/ui/schedules", &fields).await.text().await.unwrap();
         let pages = [
             previewed,

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{ConsoleClient, location, rows};
+use super::{ConsoleClient, location, replace, rows};
 use crate::backend_tests;
 use crate::helpers::{ADMIN_TOKEN, TestApp, received, spawn_app_reaching_loopback};
 
@@ -32,14 +32,6 @@ pub fn form<'a>(csrf: &'a str, name: &'a str, webhook: &'a str) -> Vec<(&'a str,
         ("missed", "once"),
         ("payload", "{\"text\": \"{{schedule.name}} at {{due_at}}\"}"),
     ]
-}
-
-pub fn set<'a>(fields: &mut [(&'a str, &'a str)], key: &str, value: &'a str) {
-    fields
-        .iter_mut()
-        .find(|(name, _)| *name == key)
-        .expect("field")
-        .1 = value;
 }
 
 /// A receiver answering `200` and a webhook for `schedule.fired` to it.
@@ -83,7 +75,7 @@ backend_tests! {
         let mut fields = form(&csrf, "daily report", &webhook);
 
         let utc: Value = console.post("/ui/schedules/preview", &fields).await.json().await.unwrap();
-        set(&mut fields, "timezone", "Asia/Tokyo");
+        replace(&mut fields, "timezone", "Asia/Tokyo");
         let tokyo: Value = console.post("/ui/schedules/preview", &fields).await.json().await.unwrap();
         let created = console.post("/ui/schedules", &fields).await;
         let id = saved_id(&created);
@@ -117,17 +109,17 @@ backend_tests! {
         let mut fields = form(&csrf, "nightly", &webhook);
         let id = saved_id(&console.post("/ui/schedules", &fields).await);
 
-        set(&mut fields, "cron", "61 * * * *");
+        replace(&mut fields, "cron", "61 * * * *");
         let bad_cron = console.post(&format!("/ui/schedules/{id}/edit"), &fields).await;
         let bad_cron_status = bad_cron.status();
         let bad_cron = bad_cron.text().await.unwrap();
-        set(&mut fields, "cron", "0 9 * * *");
-        set(&mut fields, "timezone", "Mars/Olympus");
+        replace(&mut fields, "cron", "0 9 * * *");
+        replace(&mut fields, "timezone", "Mars/Olympus");
         let bad_zone: Value = console.post(&format!("/ui/schedules/preview?id={id}"), &fields).await.json().await.unwrap();
-        set(&mut fields, "timezone", "Europe/Berlin");
-        set(&mut fields, "kind", "every");
-        set(&mut fields, "every", "15m");
-        set(&mut fields, "windows", "mon,tue 08:00-18:00");
+        replace(&mut fields, "timezone", "Europe/Berlin");
+        replace(&mut fields, "kind", "every");
+        replace(&mut fields, "every", "15m");
+        replace(&mut fields, "windows", "mon,tue 08:00-18:00");
         let edited = console.post(&format!("/ui/schedules/{id}/edit"), &fields).await;
         let form_page = console.page(&format!("/ui/schedules/{id}/edit")).await;
 

@@ -1,6 +1,7 @@
 //! The trigger pages over HTTP: a trigger created, edited and deleted through the form (audited
-//! as the session's token), anti-forgery and `read`-session refusals on every form, and chat
-//! text shown as text in the exchange log and in the "try it" reply.
+//! as the session's token), its services' whole endpoints with write-only secrets,
+//! anti-forgery and `read`-session refusals on every form, and chat text shown as text in the
+//! exchange log and in the "try it" reply.
 
 use std::time::{Duration, Instant};
 
@@ -9,12 +10,16 @@ use serde_json::{Value, json};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use super::{ConsoleClient, hidden_value, location, rows};
+use super::{ConsoleClient, hidden_value, location, replace, rows};
 use crate::backend_tests;
-use crate::helpers::{ADMIN_TOKEN, TestApp, spawn_app_reaching_loopback};
+use crate::chat::{mattermost_form, post_form};
+use crate::deliveries::hmac_sha256;
+use crate::helpers::{ADMIN_TOKEN, TestApp, header, received, spawn_app_reaching_loopback};
 
 pub const CHAT_TOKEN: &str = "zmigewsanbbsdf59xnmduzypjc";
 const SCRIPT: &str = "<script>alert(1)</script>";
+const BEARER: &str = "service-bearer-0123456789";
+const SIGNING: &str = "service-signing-secret-abcdef";
 
 /// The form's fields for an outgoing trigger `name` on `#build` with one service at `url`,
 /// and a blank service slot, as the browser sends them.
@@ -40,9 +45,56 @@ fn trigger_fields<'a>(csrf: &'a str, name: &'a str, url: &'a str) -> Vec<(&'a st
             ("service_method", "POST"),
             ("service_format", format),
             ("service_template", ""),
+            ("service_strict", ""),
+            ("service_timeout_ms", ""),
+            ("service_insecure_tls", ""),
+            ("service_headers", ""),
+            ("service_auth_type", "none"),
+            ("service_auth_token", ""),
+            ("service_auth_header", ""),
+            ("service_auth_key", ""),
+            ("service_auth_username", ""),
+            ("service_auth_password", ""),
+            ("service_signing_scheme", "none"),
+            ("service_signing_secret", ""),
         ]);
     }
     fields
+}
+
+/// The form with a first service that has bearer auth, a header, HMAC signing and a timeout.
+fn endpoint_fields<'a>(csrf: &'a str, url: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut fields = trigger_fields(csrf, "build", url);
+    for (key, value) in [
+        ("service_headers", "X-Team: ops"),
+        ("service_auth_type", "bearer"),
+        ("service_auth_token", BEARER),
+        ("service_signing_scheme", "hmac-sha256"),
+        ("service_signing_secret", SIGNING),
+        ("service_timeout_ms", "2500"),
+    ] {
+        replace(&mut fields, key, value);
+    }
+    fields
+}
+
+/// Asserts that the service's `nth` request carried the bearer token and a valid signature.
+async fn assert_signed(server: &MockServer, nth: usize) {
+    let requests = received(server, nth).await;
+    let request = &requests[nth - 1];
+    assert_eq!(header(request, "authorization"), format!("Bearer {BEARER}"));
+    assert_eq!(header(request, "x-team"), "ops");
+    let signed = [
+        header(request, "x-switchyard-timestamp").as_bytes(),
+        b".",
+        &request.body,
+    ]
+    .concat();
+    let expected = format!(
+        "sha256={}",
+        hex::encode(hmac_sha256(SIGNING.as_bytes(), &signed))
+    );
+    assert_eq!(header(request, "x-switchyard-signature"), expected);
 }
 
 /// A trigger made through the API; its id. Services are on loopback: the test servers allow it,
@@ -237,5 +289,65 @@ backend_tests! {
         assert!(page.contains("x-slack-signature: v0&#x3D;"), "{page}");
         let sent: Value = serde_json::from_slice(&crate::helpers::received(&server, 1).await[0].body).unwrap();
         assert_eq!((sent["command"].as_str(), sent["text"].as_str()), (Some("/deploy"), Some("main")), "{sent}");
+    }
+
+    async fn a_services_whole_endpoint_is_set_in_the_form_and_its_masked_secrets_are_kept(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let server = service(json!({"text": "built"})).await;
+        let url = format!("{}/chat", server.uri());
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+        let csrf = console.form_token("/ui/triggers/new").await;
+
+        let created = console.post("/ui/triggers", &endpoint_fields(&csrf, &url)).await;
+        let listed = console.page("/ui/triggers").await;
+        let id = listed.split("/ui/triggers/").filter(|rest| rest.starts_with("trg_")).find_map(|rest| rest.split('/').next()).expect("a trigger link").to_owned();
+        let stored = app.get_json(&format!("/api/v1/triggers/{id}")).await;
+        let first = post_form(&app, "/hooks/outgoing", mattermost_form("#build now", &[])).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        assert_signed(&server, 1).await;
+
+        let form = console.page(&format!("/ui/triggers/{id}/edit")).await;
+        let mut edited = endpoint_fields(&csrf, &url);
+        for (key, value) in [("service_auth_token", "…6789"), ("service_signing_secret", "…cdef"), ("service_timeout_ms", "3000")] {
+            replace(&mut edited, key, value);
+        }
+        let updated = console.post(&format!("/ui/triggers/{id}/edit"), &edited).await;
+        let second = post_form(&app, "/hooks/outgoing", mattermost_form("#build again", &[])).await;
+        assert_eq!(second.status(), StatusCode::OK);
+        assert_signed(&server, 2).await;
+
+        assert_eq!((created.status(), location(&created)), (StatusCode::SEE_OTHER, "/ui/triggers"));
+        let endpoint = &stored["services"][0]["endpoint"];
+        assert_eq!(endpoint["auth"], json!({"type": "bearer", "token": "…6789"}), "{stored}");
+        assert_eq!(endpoint["signing"], json!({"scheme": "hmac-sha256", "secret": "…cdef"}), "{stored}");
+        assert_eq!((&endpoint["headers"], &endpoint["timeout_ms"]), (&json!({"X-Team": "ops"}), &json!(2500)), "{stored}");
+        assert!(form.contains("…6789") && form.contains("…cdef") && form.contains("X-Team: ops"), "{form}");
+        assert!(!form.contains(BEARER) && !form.contains(SIGNING), "the service's secrets are write-only");
+        assert_eq!((updated.status(), location(&updated)), (StatusCode::SEE_OTHER, "/ui/triggers"));
+        let stored = app.get_json(&format!("/api/v1/triggers/{id}")).await;
+        assert_eq!(stored["services"][0]["endpoint"]["timeout_ms"], 3000, "{stored}");
+    }
+
+    async fn a_bad_service_header_line_or_timeout_is_refused_beside_its_field(backend: Backend) {
+        let app = spawn_app_reaching_loopback(backend).await;
+        let mut console = ConsoleClient::signed_in(&app, ADMIN_TOKEN).await;
+        let csrf = console.form_token("/ui/triggers/new").await;
+
+        let mut pages = Vec::new();
+        for (key, value) in [("service_headers", "no colon here"), ("service_timeout_ms", "soon"), ("service_timeout_ms", "0")] {
+            let mut fields = trigger_fields(&csrf, "build", "http://127.0.0.1:9/chat");
+            replace(&mut fields, key, value);
+            let refused = console.post("/ui/triggers", &fields).await;
+            pages.push((refused.status(), refused.text().await.unwrap()));
+        }
+
+        for ((status, page), field) in pages.iter().zip(["headers", "timeout_ms", "timeout_ms"]) {
+            assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
+            assert!(page.contains(&format!("id=\"sv-0-{field}-error\"")), "{page}");
+            assert!(page.contains(&format!("aria-describedby=\"sv-0-{field}-error\"")), "{page}");
+            assert!(page.contains("<details class=\"endpoint-details\" open>"), "the slot's details are open");
+        }
+        assert!(pages[0].1.contains("no colon here"), "the posted value is shown again");
+        assert_eq!(rows(&app, "triggers"), 0);
     }
 }

@@ -7,7 +7,7 @@ use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::incidents::alert;
-use super::{ConsoleClient, hidden_value, location, rows};
+use super::{ConsoleClient, hidden_value, location, replace, rows};
 use crate::backend_tests;
 use crate::helpers::{
     ADMIN_TOKEN, header, received, spawn_app, spawn_app_reaching_loopback, webhook,
@@ -50,14 +50,6 @@ fn input_value(html: &str, name: &str) -> String {
     let rest = &html[start..];
     let value = rest.find("value=\"").expect("a value") + 7;
     rest[value..value + rest[value..].find('"').unwrap()].to_owned()
-}
-
-fn replace<'a>(fields: &mut [(&'a str, &'a str)], key: &str, value: &'a str) {
-    fields
-        .iter_mut()
-        .find(|(name, _)| *name == key)
-        .expect("field")
-        .1 = value;
 }
 
 /// The form's fields with the preview's choice of what to render against.
