@@ -236,6 +236,13 @@ async fn serve_until(server: Server, shutdown: impl Future<Output = ()>) -> io::
     }
 }
 
+/// How long an idle client connection is kept open. Longer than the idle timeout of the
+/// clients that post here (Go's `http.Transport`, which Mattermost and Grafana use, keeps idle
+/// connections 90 s): the client then closes first, so a request is never sent down a
+/// connection the server is closing at that moment (which a client reports as an error, and
+/// does not retry for a `POST`). actix-web's default is 5 s.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(120);
+
 fn http_server(
     state: web::Data<AppState>,
     listener: TcpListener,
@@ -253,6 +260,7 @@ fn http_server(
             .default_service(web::to(api::not_found))
     })
     .workers(workers.max(1))
+    .keep_alive(KEEP_ALIVE)
     .shutdown_timeout(SHUTDOWN_GRACE_SECONDS)
     .disable_signals()
     .listen(listener)?
