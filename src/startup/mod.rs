@@ -237,8 +237,8 @@ async fn serve_until(server: Server, shutdown: impl Future<Output = ()>) -> io::
 }
 
 /// How long an idle client connection is kept open. Longer than the idle timeout of the
-/// clients that post here (Go's `http.Transport`, which Mattermost and Grafana use, keeps idle
-/// connections 90 s): the client then closes first, so a request is never sent down a
+/// clients that post here (Go's default `http.Transport` keeps idle connections 90 s; Mattermost
+/// and most senders are Go): the client then closes first, so a request is never sent down a
 /// connection the server is closing at that moment (which a client reports as an error, and
 /// does not retry for a `POST`). actix-web's default is 5 s.
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(120);
