@@ -285,9 +285,21 @@ impl TriggerSpec {
         {
             restore(secret, old);
         }
-        for (service, old) in self.services.iter_mut().zip(&stored.services) {
+        // A service is the stored one with the same URL when only one has it (services removed
+        // or reordered keep their secrets), else the one at the same place.
+        for (index, service) in self.services.iter_mut().enumerate() {
             service.endpoint.normalize();
-            service.endpoint.keep_masked_secrets(&old.endpoint);
+            let mut same_url = stored
+                .services
+                .iter()
+                .filter(|old| old.endpoint.url == service.endpoint.url);
+            let unique = match (same_url.next(), same_url.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            };
+            if let Some(old) = unique.or_else(|| stored.services.get(index)) {
+                service.endpoint.keep_masked_secrets(&old.endpoint);
+            }
         }
     }
 }
@@ -451,5 +463,29 @@ mod tests {
         reordered.tokens.push("…abcd".into());
         reordered.keep_masked_secrets(&stored);
         assert_eq!(reordered.tokens[2], "…abcd", "ambiguous: left as sent");
+    }
+
+    #[test]
+    fn a_services_masked_secret_is_restored_from_the_stored_service_with_its_url() {
+        let mut value = base();
+        value["services"] = json!([
+            {"endpoint": {"url": "https://a.example.com/chat", "auth": {"type": "bearer", "token": "token-of-service-a-1111"}}},
+            {"endpoint": {"url": "https://b.example.com/chat", "auth": {"type": "bearer", "token": "token-of-service-b-2222"}}},
+        ]);
+        let stored = spec(value);
+        let mut without_a = stored.masked();
+        without_a.services.remove(0);
+        without_a.keep_masked_secrets(&stored);
+        assert_eq!(
+            without_a.services[0], stored.services[1],
+            "the first service removed"
+        );
+        let mut reordered = stored.masked();
+        reordered.services.reverse();
+        reordered.keep_masked_secrets(&stored);
+        assert_eq!(
+            reordered.services,
+            [stored.services[1].clone(), stored.services[0].clone()]
+        );
     }
 }
