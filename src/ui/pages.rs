@@ -45,6 +45,28 @@ const SECTIONS: &[Templates] = &[
     super::audit::TEMPLATES,
 ];
 
+/// A section's create/edit form: its title (`New webhook`, `Edit webhook`) and where it posts
+/// (`/ui/webhooks` to create, `/ui/webhooks/{id}/edit` to save an edit).
+pub struct FormTarget {
+    pub title: String,
+    pub action: String,
+}
+
+impl FormTarget {
+    pub fn new(section: &str, noun: &str, id: Option<&str>) -> Self {
+        match id {
+            Some(id) => Self {
+                title: format!("Edit {noun}"),
+                action: format!("/ui/{section}/{id}/edit"),
+            },
+            None => Self {
+                title: format!("New {noun}"),
+                action: format!("/ui/{section}"),
+            },
+        }
+    }
+}
+
 /// Content Security Policy: only this origin's stylesheet and script, no inline code, no
 /// framing, forms post only here; the script talks only to this origin (the live preview).
 const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \

@@ -17,7 +17,7 @@ use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::timestamp::now_millis;
 use crate::ui::error::UiError;
-use crate::ui::pages;
+use crate::ui::pages::{self, FormTarget};
 use crate::ui::session::{SignedIn, refuse_read};
 use crate::webhooks;
 
@@ -95,26 +95,18 @@ async fn form_page(
     refusal: Option<Refusal>,
     status: StatusCode,
 ) -> Result<HttpResponse, UiError> {
-    let title = if id.is_some() {
-        "Edit schedule"
-    } else {
-        "New schedule"
-    };
-    let action = id.map_or_else(
-        || "/ui/schedules".to_owned(),
-        |id| format!("/ui/schedules/{id}/edit"),
-    );
+    let target = FormTarget::new("schedules", "schedule", id);
     let shown = shown(state, id, form).await?;
     let page = json!({
         "id": id,
-        "action": action,
+        "action": target.action,
         "form": form,
         "error": refusal.or_else(|| shown.error.clone()).unwrap_or_default(),
         "shown": shown,
         "webhooks": webhook_choices(state, &form.webhook).await?,
         "zones": zone_names(),
     });
-    let body = pages::render("schedule_form", &chrome(title, session), page)?;
+    let body = pages::render("schedule_form", &chrome(&target.title, session), page)?;
     Ok(pages::html(&mut HttpResponse::build(status), body))
 }
 

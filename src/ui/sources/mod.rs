@@ -20,7 +20,7 @@ use crate::store::sources::KEPT_REQUESTS;
 use crate::store::{self, PageRequest};
 use crate::timestamp::{now_millis, to_rfc3339};
 use crate::ui::error::UiError;
-use crate::ui::pages::{self, Chrome, Templates};
+use crate::ui::pages::{self, Chrome, FormTarget, Templates};
 use crate::ui::session::{SignedIn, refuse_read};
 use form::{FieldError, KINDS, SourceForm, kind_label};
 
@@ -222,10 +222,7 @@ fn form_page(
         Some(_) => "Edit source".to_owned(),
         None => format!("New {label} source"),
     };
-    let action = id.map_or_else(
-        || "/ui/sources".to_owned(),
-        |id| format!("/ui/sources/{id}/edit"),
-    );
+    let action = FormTarget::new("sources", "source", id).action;
     let kinds: Vec<_> = KINDS
         .iter()
         .map(|(kind, label)| json!({ "kind": kind, "label": label }))

@@ -23,7 +23,7 @@ use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::timestamp::to_rfc3339;
 use crate::ui::error::UiError;
-use crate::ui::pages::{self, Chrome, Templates};
+use crate::ui::pages::{self, Chrome, FormTarget, Templates};
 use crate::ui::session::{SignedIn, refuse_read};
 use crate::ui::webhooks::form::FieldError;
 use form::TriggerForm;
@@ -197,22 +197,14 @@ fn form_page(
     error: Option<FieldError>,
     status: StatusCode,
 ) -> Result<HttpResponse, UiError> {
-    let title = if id.is_some() {
-        "Edit trigger"
-    } else {
-        "New trigger"
-    };
-    let action = id.map_or_else(
-        || "/ui/triggers".to_owned(),
-        |id| format!("/ui/triggers/{id}/edit"),
-    );
+    let target = FormTarget::new("triggers", "trigger", id);
     let page = json!({
         "id": id,
-        "action": action,
+        "action": target.action,
         "form": form,
         "error": error.unwrap_or_default(),
     });
-    let body = pages::render("trigger_form", &chrome(title, session), page)?;
+    let body = pages::render("trigger_form", &chrome(&target.title, session), page)?;
     Ok(pages::html(&mut HttpResponse::build(status), body))
 }
 

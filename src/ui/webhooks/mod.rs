@@ -16,7 +16,7 @@ use crate::overview::{self, WebhookHealth};
 use crate::sessions::Session;
 use crate::store::PageRequest;
 use crate::ui::error::UiError;
-use crate::ui::pages::{self, Chrome, Templates};
+use crate::ui::pages::{self, Chrome, FormTarget, Templates};
 use crate::ui::session::{SignedIn, refuse_read};
 use crate::webhooks::{self, Webhook, WebhookError};
 use form::{FieldError, WebhookForm};
@@ -154,24 +154,16 @@ pub async fn form_page(
     preview: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, UiError> {
-    let title = if id.is_some() {
-        "Edit webhook"
-    } else {
-        "New webhook"
-    };
-    let action = id.map_or_else(
-        || "/ui/webhooks".to_owned(),
-        |id| format!("/ui/webhooks/{id}/edit"),
-    );
+    let target = FormTarget::new("webhooks", "webhook", id);
     let page = json!({
         "id": id,
-        "action": action,
+        "action": target.action,
         "form": form,
         "error": error.unwrap_or_default(),
         "preview": preview,
         "preview_choices": preview::choices(state, &form.preview_with).await?,
     });
-    let body = pages::render("webhook_form", &chrome(title, session), page)?;
+    let body = pages::render("webhook_form", &chrome(&target.title, session), page)?;
     Ok(pages::html(&mut HttpResponse::build(status), body))
 }
 
